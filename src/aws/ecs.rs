@@ -1,0 +1,114 @@
+//! [`Deployments`] on Amazon ECS's service-deployment APIs.
+
+use async_trait::async_trait;
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::{DeploymentLifecycleHookAction, StopServiceDeploymentStopType};
+use chrono::{DateTime, Utc};
+
+use super::adapter_error;
+use crate::ports::{AdapterError, DeploymentState, Deployments, HookAction, HookState};
+
+#[derive(Debug, Clone)]
+pub struct EcsDeployments {
+    client: Client,
+}
+
+impl EcsDeployments {
+    pub fn new(client: Client) -> Self {
+        EcsDeployments { client }
+    }
+}
+
+fn to_chrono(time: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(time.secs(), time.subsec_nanos())
+}
+
+#[async_trait]
+impl Deployments for EcsDeployments {
+    async fn describe(&self, arn: &str) -> Result<Option<DeploymentState>, AdapterError> {
+        let output = self
+            .client
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .map_err(|err| adapter_error("ecs:DescribeServiceDeployments", &err))?;
+        let Some(found) = output
+            .service_deployments
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        Ok(Some(DeploymentState {
+            arn: found
+                .service_deployment_arn
+                .unwrap_or_else(|| arn.to_owned()),
+            status: found
+                .status
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            status_reason: found.status_reason,
+            lifecycle_stage: found.lifecycle_stage.map(|s| s.as_str().to_owned()),
+            source_revisions: found
+                .source_service_revisions
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|revision| revision.arn)
+                .collect(),
+            target_revision: found
+                .target_service_revision
+                .and_then(|revision| revision.arn),
+            hooks: found
+                .lifecycle_hook_details
+                .unwrap_or_default()
+                .into_iter()
+                .map(|hook| HookState {
+                    hook_id: hook.hook_id.unwrap_or_default(),
+                    target_type: hook
+                        .target_type
+                        .map(|t| t.as_str().to_owned())
+                        .unwrap_or_default(),
+                    status: hook
+                        .status
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    expires_at: hook.expires_at.as_ref().and_then(to_chrono),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn continue_hook(
+        &self,
+        arn: &str,
+        hook_id: &str,
+        action: HookAction,
+    ) -> Result<(), AdapterError> {
+        let action = match action {
+            HookAction::Continue => DeploymentLifecycleHookAction::Continue,
+            HookAction::Rollback => DeploymentLifecycleHookAction::Rollback,
+        };
+        self.client
+            .continue_service_deployment()
+            .service_deployment_arn(arn)
+            .hook_id(hook_id)
+            .action(action)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| adapter_error("ecs:ContinueServiceDeployment", &err))
+    }
+
+    async fn stop_with_rollback(&self, arn: &str) -> Result<(), AdapterError> {
+        self.client
+            .stop_service_deployment()
+            .service_deployment_arn(arn)
+            .stop_type(StopServiceDeploymentStopType::Rollback)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| adapter_error("ecs:StopServiceDeployment", &err))
+    }
+}
