@@ -5,3 +5,4 @@ pub mod aws;
 pub mod domain;
 pub mod memory;
 pub mod ports;
+pub mod tls;

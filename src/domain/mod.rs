@@ -5,4 +5,5 @@ pub mod deployment;
 pub mod gate;
 pub mod lifecycle;
 pub mod notification;
+pub mod record;
 pub mod stage;

@@ -1,0 +1,179 @@
+//! The gate record: what the bot keeps about one gate, from the request to its end.
+//!
+//! It is stored as JSON in the parameter store under `GREENLIGHT_GATE_PREFIX/{gateId}/record`.
+//! Creating it is create-only, which doubles as the duplicate check for SNS redeliveries; it also
+//! remembers where the card was posted so later events update the same card and thread.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::gate::{Decision, GateId, ParameterName, TimeoutAction};
+use super::notification::GateRequest;
+use super::stage::LifecycleStage;
+
+/// How a decision on this gate takes effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Resolution {
+    /// Flow A: write `approved` / `rejected` to this parameter; the hook polls it.
+    Parameter { name: ParameterName },
+    /// Flow B: call `ContinueServiceDeployment` for this paused hook.
+    PauseHook { hook_id: String },
+}
+
+/// Where a card was posted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardLocation {
+    pub channel: String,
+    pub ts: String,
+}
+
+/// Where the gate stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum GateStatus {
+    /// Waiting for people.
+    Open,
+    /// Someone (or a quorum) decided.
+    #[serde(rename_all = "camelCase")]
+    Decided {
+        decision: Decision,
+        /// Slack user ID of the person whose click settled it.
+        by: String,
+        at: DateTime<Utc>,
+    },
+    /// The deadline passed; this action was taken.
+    #[serde(rename_all = "camelCase")]
+    TimedOut {
+        action: TimeoutAction,
+        at: DateTime<Utc>,
+    },
+    /// Resolved outside greenlight (the console, the CLI), as ECS reported.
+    #[serde(rename_all = "camelCase")]
+    ResolvedElsewhere { outcome: String, at: DateTime<Utc> },
+}
+
+impl GateStatus {
+    pub fn is_open(&self) -> bool {
+        matches!(self, GateStatus::Open)
+    }
+}
+
+/// Everything the bot knows about one gate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GateRecord {
+    pub gate_id: GateId,
+    pub resolution: Resolution,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_deployment_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<LifecycleStage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_revision: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_revisions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_action: Option<TimeoutAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_url: Option<String>,
+    /// Where the card is; `None` until it has been posted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardLocation>,
+    pub status: GateStatus,
+}
+
+impl GateRecord {
+    /// The record of a freshly requested Flow A gate (greenlight's hook or the recipe's).
+    pub fn from_request(request: &GateRequest) -> GateRecord {
+        GateRecord {
+            gate_id: request
+                .gate_id
+                .clone()
+                .unwrap_or_else(|| GateId::for_parameter(&request.parameter_name)),
+            resolution: Resolution::Parameter {
+                name: request.parameter_name.clone(),
+            },
+            title: request.title.clone(),
+            description: request.description.clone(),
+            region: request.region.clone(),
+            cluster: request.cluster.clone(),
+            service: request.service.clone(),
+            service_deployment_arn: request.service_deployment_arn.clone(),
+            stage: request.lifecycle_stage,
+            target_revision: request.target_revision.clone(),
+            source_revisions: request.source_revisions.clone(),
+            requested_at: request.requested_at,
+            deadline: request.deadline,
+            timeout_action: request.timeout_action,
+            console_url: request.console_url.clone(),
+            test_url: request.test_url.clone(),
+            card: None,
+            status: GateStatus::Open,
+        }
+    }
+
+    /// The name people know the service by: the service, or the title for a recipe card.
+    pub fn display_name(&self) -> &str {
+        self.service.as_deref().unwrap_or(&self.title)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_round_trips_as_json() {
+        let record = GateRecord {
+            gate_id: GateId::derive("r"),
+            resolution: Resolution::PauseHook {
+                hook_id: "h1".into(),
+            },
+            title: "t".into(),
+            description: String::new(),
+            region: None,
+            cluster: Some("prod".into()),
+            service: Some("web".into()),
+            service_deployment_arn: None,
+            stage: Some(LifecycleStage::ProductionTrafficShift),
+            target_revision: None,
+            source_revisions: vec![],
+            requested_at: None,
+            deadline: None,
+            timeout_action: None,
+            console_url: None,
+            test_url: None,
+            card: Some(CardLocation {
+                channel: "C1".into(),
+                ts: "1.2".into(),
+            }),
+            status: GateStatus::Decided {
+                decision: Decision::Approved,
+                by: "U1".into(),
+                at: Utc::now(),
+            },
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(json.contains(r#""kind":"pauseHook""#), "{json}");
+        assert!(json.contains(r#""state":"decided""#), "{json}");
+        assert_eq!(serde_json::from_str::<GateRecord>(&json).unwrap(), record);
+        assert_eq!(record.display_name(), "web");
+    }
+}
