@@ -1,0 +1,2 @@
+//! Shared helpers for the integration tests: stand-ins that speak the real protocols.
+#![allow(dead_code)]
