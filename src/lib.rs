@@ -2,7 +2,12 @@
 //! blue/green deployment. See `docs/architecture.md` for the map of the code.
 
 pub mod aws;
+pub mod cli;
+pub mod config;
 pub mod domain;
+pub mod hook;
 pub mod memory;
 pub mod ports;
+pub mod telemetry;
 pub mod tls;
+pub mod wiring;

@@ -1,1 +1,6 @@
-fn main() {}
+//! Thin entry point: everything lives in the library so tests drive the same code.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    greenlight::cli::main().await
+}

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::deployment::ServiceDeploymentArn;
-use super::gate::{GateId, ParameterName};
+use super::gate::{GateId, ParameterName, TimeoutAction};
 use super::stage::LifecycleStage;
 
 /// One invocation of the hook by ECS, validated.
@@ -38,6 +38,8 @@ pub struct GateMarker {
     pub parameter_name: ParameterName,
     pub requested_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
+    /// Decided when the gate opened, so a policy change mid-gate cannot change what happens.
+    pub timeout_action: TimeoutAction,
 }
 
 /// The key under which the marker lives in `hookDetails`.
@@ -276,6 +278,7 @@ mod tests {
             parameter_name: ParameterName::new("/p/x").unwrap(),
             requested_at: Utc::now(),
             deadline: Utc::now(),
+            timeout_action: TimeoutAction::Rollback,
         };
         let response = HookResponse::in_progress(5, invocation.details_with(Some(&marker)));
         let json = serde_json::to_value(&response).unwrap();

@@ -158,10 +158,9 @@ pub fn classify(message: &str) -> Result<TopicMessage, MessageError> {
     };
     if object.get("source").and_then(Value::as_str) == Some("aws.ecs")
         && object.contains_key("detail-type")
+        && let Ok(event) = serde_json::from_value::<EcsEvent>(Value::Object(object.clone()))
     {
-        if let Ok(event) = serde_json::from_value::<EcsEvent>(Value::Object(object.clone())) {
-            return Ok(TopicMessage::EcsEvent(Box::new(event)));
-        }
+        return Ok(TopicMessage::EcsEvent(Box::new(event)));
     }
     let Ok(notification) = serde_json::from_value::<CustomNotification>(Value::Object(object))
     else {

@@ -1,2 +1,6 @@
 //! Shared helpers for the integration tests: stand-ins that speak the real protocols.
 #![allow(dead_code)]
+
+pub mod ecs_double;
+pub mod http_recorder;
+pub mod moto;

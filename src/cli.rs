@@ -1,0 +1,131 @@
+//! The `greenlight` command line, which is also the Lambda entry point of both functions.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+use crate::config::ProcessEnv;
+use crate::hook::{Hook, instant_of_deadline};
+
+/// greenlight: a human gate, in Slack, in front of the production traffic shift of an ECS
+/// blue/green deployment.
+#[derive(Debug, Parser)]
+#[command(name = "greenlight", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the lifecycle hook through the Lambda runtime API, or run one invocation locally.
+    Hook {
+        /// Run one invocation with this ECS payload (a file, or - for standard input) and print
+        /// the response ECS would receive as one JSON line.
+        #[arg(long, value_name = "FILE")]
+        event: Option<PathBuf>,
+    },
+}
+
+/// Which function Lambda asked for (`_HANDLER`, set from the template's `Handler`).
+fn lambda_handler() -> Option<String> {
+    std::env::var("AWS_LAMBDA_RUNTIME_API").ok()?;
+    std::env::var("_HANDLER").ok()
+}
+
+pub async fn main() -> ExitCode {
+    crate::tls::install_crypto_provider();
+    let cli = Cli::parse();
+    let command = match cli.command {
+        Some(command) => command,
+        None => match lambda_handler().as_deref() {
+            Some("hook") => Command::Hook { event: None },
+            Some(other) => {
+                eprintln!("greenlight: _HANDLER is `{other}`; expected hook or bot");
+                return ExitCode::from(2);
+            }
+            None => {
+                eprintln!("greenlight: no command given (try `greenlight --help`)");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    match command {
+        Command::Hook { event } => run_hook(event).await,
+    }
+}
+
+async fn build_hook() -> Result<Hook, ExitCode> {
+    match crate::wiring::hook_from_env(&ProcessEnv).await {
+        Ok(hook) => Ok(hook),
+        Err(error) => {
+            tracing::error!(event = "startup.refused", variable = error.variable, problem = %error.problem);
+            eprintln!("greenlight: {error}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+async fn run_hook(event: Option<PathBuf>) -> ExitCode {
+    crate::telemetry::init("info");
+    let hook = match build_hook().await {
+        Ok(hook) => Arc::new(hook),
+        Err(code) => return code,
+    };
+    match event {
+        Some(path) => run_hook_once(&hook, &path).await,
+        None => {
+            let handler = service_fn(move |event: LambdaEvent<Value>| {
+                let hook = Arc::clone(&hook);
+                async move {
+                    let must_answer_by = instant_of_deadline(event.context.deadline);
+                    Ok::<_, lambda_runtime::Error>(
+                        hook.handle(&event.payload, must_answer_by).await,
+                    )
+                }
+            });
+            match lambda_runtime::run(handler).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(event = "runtime.failed", error = %error);
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn run_hook_once(hook: &Hook, path: &PathBuf) -> ExitCode {
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map(|_| text)
+    } else {
+        std::fs::read_to_string(path)
+    };
+    let text = match text {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("greenlight: cannot read {}: {error}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    // A payload that is not JSON is handed on as a string: the hook answers FAILED, as it would
+    // in Lambda, instead of this command inventing another behaviour.
+    let payload = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+    let response = hook.handle(&payload, None).await;
+    match serde_json::to_string(&response) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("greenlight: cannot print the response: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

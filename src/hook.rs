@@ -1,0 +1,369 @@
+//! The lifecycle hook: what ECS invokes at a gated stage (Flow A).
+//!
+//! The first invocation for a deployment and stage publishes a gate request and remembers that in
+//! `hookDetails`; later invocations poll the decision parameter. Every path ends in a
+//! [`HookResponse`]: an error returned to ECS would roll the deployment back for the wrong reason,
+//! so failures are either a deliberate `FAILED` (nothing a person approved) or `IN_PROGRESS`
+//! (try again later).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::config::HookSettings;
+use crate::domain::deployment::short_revision;
+use crate::domain::gate::{Decision, GateId, GateTimeout, TimeoutAction, decision_parameter};
+use crate::domain::lifecycle::{GateMarker, HookInvocation, HookResponse, HookStatus, timestamp};
+use crate::domain::notification::{ACTION_GROUP, GateEvent, GateFollowUp, GateRequest};
+use crate::ports::{Deployments, ParameterStore, TopicPublisher};
+
+/// Per-service gate timeouts, from the policy file when there is one.
+pub trait TimeoutRules: Send + Sync {
+    /// The timeout a rule sets for this service, if any.
+    fn timeout_for(&self, cluster: &str, service: &str) -> Option<GateTimeout>;
+}
+
+/// The hook with its clients, built once per Lambda container.
+pub struct Hook {
+    settings: HookSettings,
+    decisions: Arc<dyn ParameterStore>,
+    topic: Arc<dyn TopicPublisher>,
+    deployments: Arc<dyn Deployments>,
+    timeout_rules: Option<Arc<dyn TimeoutRules>>,
+}
+
+/// How much earlier than Lambda's own deadline an invocation stops polling, to answer in time.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Longest decision value written to a log line; the parameter could hold anything.
+const LOGGED_VALUE_LIMIT: usize = 120;
+
+impl Hook {
+    pub fn new(
+        settings: HookSettings,
+        decisions: Arc<dyn ParameterStore>,
+        topic: Arc<dyn TopicPublisher>,
+        deployments: Arc<dyn Deployments>,
+    ) -> Hook {
+        Hook {
+            settings,
+            decisions,
+            topic,
+            deployments,
+            timeout_rules: None,
+        }
+    }
+
+    /// Lets a policy set per-service timeouts.
+    pub fn with_timeout_rules(mut self, rules: Arc<dyn TimeoutRules>) -> Hook {
+        self.timeout_rules = Some(rules);
+        self
+    }
+
+    pub fn settings(&self) -> &HookSettings {
+        &self.settings
+    }
+
+    /// Handles one invocation. `must_answer_by` is when Lambda would stop this invocation (none
+    /// when run from the command line); polling ends early enough to answer before it.
+    pub async fn handle(&self, payload: &Value, must_answer_by: Option<Instant>) -> HookResponse {
+        let invocation = match HookInvocation::parse(payload) {
+            Ok(invocation) => invocation,
+            Err(reason) => {
+                tracing::error!(event = "hook.payload_refused", reason = %reason, outcome = "FAILED", "the payload is not a lifecycle-hook invocation greenlight understands");
+                return HookResponse::finished(HookStatus::Failed, None);
+            }
+        };
+        if !self.settings.gated_stages.contains(&invocation.stage) {
+            log_gate(&invocation, None, "gate.not_gated", HookStatus::Succeeded);
+            return HookResponse::finished(
+                HookStatus::Succeeded,
+                Some(invocation.hook_details.clone()),
+            );
+        }
+        let marker = match &invocation.marker {
+            Some(marker) => marker.clone(),
+            None => match self.open_gate(&invocation).await {
+                Ok(marker) => marker,
+                Err(response) => return response,
+            },
+        };
+        self.await_decision(&invocation, &marker, must_answer_by)
+            .await
+    }
+
+    /// Publishes the gate request. `Err` carries the answer to give ECS instead of waiting.
+    async fn open_gate(&self, invocation: &HookInvocation) -> Result<GateMarker, HookResponse> {
+        let arn = invocation.deployment.to_string();
+        let state = match self.deployments.describe(&arn).await {
+            Ok(state) => state,
+            Err(error) => {
+                // Not knowing is not a reason to skip the gate: gate it.
+                tracing::warn!(event = "hook.describe_failed", deployment = %arn, error = %error, "could not tell whether this is a first deployment; gating it");
+                None
+            }
+        };
+        if let Some(state) = &state
+            && state.source_revisions.is_empty()
+            && !self.settings.gate_first_deployment
+        {
+            log_gate(
+                invocation,
+                None,
+                "gate.first_deployment",
+                HookStatus::Succeeded,
+            );
+            return Err(HookResponse::finished(
+                HookStatus::Succeeded,
+                Some(invocation.hook_details.clone()),
+            ));
+        }
+        let gate_id = GateId::for_hook(&invocation.deployment, invocation.stage);
+        let parameter_name = match decision_parameter(
+            &self.settings.decision_prefix,
+            &invocation.deployment,
+            invocation.stage,
+        ) {
+            Ok(name) => name,
+            Err(reason) => {
+                tracing::error!(event = "gate.refused", gate_id = %gate_id, reason = %reason, outcome = "FAILED");
+                return Err(HookResponse::finished(
+                    HookStatus::Failed,
+                    Some(invocation.hook_details.clone()),
+                ));
+            }
+        };
+        let timeout = self.timeout_for(invocation);
+        let requested_at = Utc::now();
+        let deadline = requested_at
+            + chrono::Duration::from_std(timeout.after).unwrap_or(chrono::Duration::hours(23));
+        let marker = GateMarker {
+            gate_id,
+            parameter_name,
+            requested_at,
+            deadline,
+            timeout_action: timeout.action,
+        };
+        let request = self.gate_request(
+            invocation,
+            &marker,
+            state.map(|s| s.source_revisions).unwrap_or_default(),
+        );
+        let message = match serde_json::to_string(&request.to_notification()) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::error!(event = "gate.refused", gate_id = %marker.gate_id, reason = %error, outcome = "FAILED");
+                return Err(HookResponse::finished(
+                    HookStatus::Failed,
+                    Some(invocation.hook_details.clone()),
+                ));
+            }
+        };
+        if let Err(error) = self.topic.publish(&message).await {
+            tracing::warn!(event = "gate.publish_failed", gate_id = %marker.gate_id, error = %error, outcome = "IN_PROGRESS", "will publish again on the next invocation");
+            return Err(HookResponse::in_progress(
+                self.settings.callback_delay,
+                invocation.details_with(None),
+            ));
+        }
+        log_gate(
+            invocation,
+            Some(&marker),
+            "gate.opened",
+            HookStatus::InProgress,
+        );
+        Ok(marker)
+    }
+
+    fn timeout_for(&self, invocation: &HookInvocation) -> GateTimeout {
+        self.timeout_rules
+            .as_ref()
+            .and_then(|rules| {
+                rules.timeout_for(
+                    invocation.deployment.cluster(),
+                    invocation.deployment.service(),
+                )
+            })
+            .unwrap_or(self.settings.gate_timeout)
+    }
+
+    fn gate_request(
+        &self,
+        invocation: &HookInvocation,
+        marker: &GateMarker,
+        source_revisions: Vec<String>,
+    ) -> GateRequest {
+        let deployment = &invocation.deployment;
+        let service = deployment.service();
+        let on_timeout = match marker.timeout_action {
+            TimeoutAction::Rollback => "rolled back",
+            TimeoutAction::Continue => "continued",
+        };
+        let from = match source_revisions.first() {
+            Some(source) => format!(" (from `{}`)", short_revision(source)),
+            None => String::new(),
+        };
+        GateRequest {
+            title: format!(
+                "{service} in {}: reroute production traffic to the new revision?",
+                deployment.cluster()
+            ),
+            description: format!(
+                "Deployment `{}` of *{service}* is at {}: {}. New revision `{}`{from}. Reroute production traffic, or roll back. If nobody decides by {} UTC, the deployment is {on_timeout}.",
+                deployment.deployment_id(),
+                invocation.stage,
+                invocation.stage.situation(),
+                short_revision(&invocation.target_revision),
+                marker.deadline.format("%Y-%m-%d %H:%M"),
+            ),
+            action_group: Some(ACTION_GROUP.to_owned()),
+            parameter_name: marker.parameter_name.clone(),
+            region: Some(deployment.region().to_owned()),
+            gate_id: Some(marker.gate_id.clone()),
+            cluster: Some(deployment.cluster().to_owned()),
+            service: Some(service.to_owned()),
+            service_deployment_arn: Some(deployment.to_string()),
+            lifecycle_stage: Some(invocation.stage),
+            target_revision: Some(invocation.target_revision.clone()),
+            source_revisions,
+            requested_at: Some(marker.requested_at),
+            deadline: Some(marker.deadline),
+            timeout_action: Some(marker.timeout_action),
+            console_url: Some(deployment.console_url()),
+            test_url: self.settings.test_url.clone(),
+        }
+    }
+
+    /// Polls the decision parameter until a decision, the deadline, or the end of this
+    /// invocation's window.
+    async fn await_decision(
+        &self,
+        invocation: &HookInvocation,
+        marker: &GateMarker,
+        must_answer_by: Option<Instant>,
+    ) -> HookResponse {
+        let started = Instant::now();
+        let mut window_end = started + self.settings.poll_window;
+        if let Some(limit) = must_answer_by {
+            window_end = window_end.min(limit.checked_sub(DEADLINE_MARGIN).unwrap_or(started));
+        }
+        let details = invocation.details_with(Some(marker));
+        loop {
+            match self.decisions.get(marker.parameter_name.as_str()).await {
+                Ok(Some(value)) => return self.conclude(invocation, marker, &value).await,
+                Ok(None) => {}
+                Err(error) => {
+                    if Utc::now() >= marker.deadline {
+                        return self.time_out(invocation, marker).await;
+                    }
+                    tracing::warn!(event = "gate.read_failed", gate_id = %marker.gate_id, error = %error, retryable = error.retryable, outcome = "IN_PROGRESS");
+                    return HookResponse::in_progress(self.settings.callback_delay, details);
+                }
+            }
+            if Utc::now() >= marker.deadline {
+                return self.time_out(invocation, marker).await;
+            }
+            let next = Instant::now() + self.settings.poll_interval;
+            if next >= window_end {
+                log_gate(
+                    invocation,
+                    Some(marker),
+                    "gate.waiting",
+                    HookStatus::InProgress,
+                );
+                return HookResponse::in_progress(self.settings.callback_delay, details);
+            }
+            tokio::time::sleep_until(next).await;
+        }
+    }
+
+    /// Acts on a value found in the decision parameter.
+    async fn conclude(
+        &self,
+        invocation: &HookInvocation,
+        marker: &GateMarker,
+        value: &str,
+    ) -> HookResponse {
+        let details = Some(invocation.details_with(Some(marker)));
+        let Some(decision) = Decision::from_parameter_value(value) else {
+            let shown: String = value.chars().take(LOGGED_VALUE_LIMIT).collect();
+            tracing::error!(event = "gate.bad_decision", gate_id = %marker.gate_id, value = %shown, outcome = "FAILED", "the decision parameter holds neither approved nor rejected");
+            return HookResponse::finished(HookStatus::Failed, details);
+        };
+        self.forget_decision(marker).await;
+        let status = match decision {
+            Decision::Approved => HookStatus::Succeeded,
+            Decision::Rejected => HookStatus::Failed,
+        };
+        log_gate(invocation, Some(marker), "gate.decided", status);
+        HookResponse::finished(status, details)
+    }
+
+    /// Applies the timeout action and tells the bot, so the card stops offering buttons.
+    async fn time_out(&self, invocation: &HookInvocation, marker: &GateMarker) -> HookResponse {
+        self.forget_decision(marker).await;
+        let follow_up = GateFollowUp {
+            gate_id: marker.gate_id.clone(),
+            event: GateEvent::TimedOut {
+                action: marker.timeout_action,
+            },
+            at: Utc::now(),
+        };
+        match serde_json::to_string(&follow_up.to_notification()) {
+            Ok(message) => {
+                if let Err(error) = self.topic.publish(&message).await {
+                    tracing::warn!(event = "gate.publish_failed", gate_id = %marker.gate_id, error = %error, "could not announce the timeout");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(event = "gate.publish_failed", gate_id = %marker.gate_id, error = %error)
+            }
+        }
+        let status = match marker.timeout_action {
+            TimeoutAction::Rollback => HookStatus::Failed,
+            TimeoutAction::Continue => HookStatus::Succeeded,
+        };
+        log_gate(invocation, Some(marker), "gate.timed_out", status);
+        HookResponse::finished(status, Some(invocation.details_with(Some(marker))))
+    }
+
+    /// Deletes the decision so a later gate with the same name starts clean. Failing to delete
+    /// does not change the answer: the decision was read.
+    async fn forget_decision(&self, marker: &GateMarker) {
+        if let Err(error) = self.decisions.delete(marker.parameter_name.as_str()).await {
+            tracing::warn!(event = "gate.cleanup_failed", gate_id = %marker.gate_id, error = %error);
+        }
+    }
+}
+
+/// One structured line per gate event.
+fn log_gate(
+    invocation: &HookInvocation,
+    marker: Option<&GateMarker>,
+    event: &'static str,
+    outcome: HookStatus,
+) {
+    let gate_id = marker.map(|m| m.gate_id.to_string()).unwrap_or_default();
+    let deadline = marker.map(|m| timestamp(m.deadline)).unwrap_or_default();
+    tracing::info!(
+        event,
+        gate_id = %gate_id,
+        cluster = invocation.deployment.cluster(),
+        service = invocation.deployment.service(),
+        stage = invocation.stage.as_str(),
+        deployment = invocation.deployment.deployment_id(),
+        execution_id = %invocation.execution_id,
+        deadline = %deadline,
+        outcome = outcome.as_str(),
+    );
+}
+
+/// The instant Lambda stops an invocation, from the runtime's deadline in epoch milliseconds.
+pub fn instant_of_deadline(deadline_epoch_ms: u64) -> Option<Instant> {
+    let deadline = DateTime::<Utc>::from_timestamp_millis(i64::try_from(deadline_epoch_ms).ok()?)?;
+    let remaining = (deadline - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    Some(Instant::now() + remaining)
+}

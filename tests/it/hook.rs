@@ -1,0 +1,456 @@
+//! The lifecycle hook through the real AWS SDK: SSM and SNS at moto, ECS at the double.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use greenlight::aws::ecs::EcsDeployments;
+use greenlight::aws::sns::SnsTopic;
+use greenlight::aws::ssm::SsmParameterStore;
+use greenlight::config::HookSettings;
+use greenlight::domain::lifecycle::HookResponse;
+use greenlight::hook::Hook;
+use serde_json::{Value, json};
+
+use crate::support::ecs_double::EcsDouble;
+use crate::support::http_recorder::HttpRecorder;
+use crate::support::moto::{self, ACCOUNT, REGION};
+
+struct Fixture {
+    hook: Hook,
+    published: HttpRecorder,
+    ecs: EcsDouble,
+    ssm: aws_sdk_ssm::Client,
+    prefix: String,
+    cluster: String,
+    deployment_arn: String,
+}
+
+impl Fixture {
+    async fn new(extra: &[(&str, &str)]) -> Fixture {
+        Fixture::with_ssm_endpoint(extra, None).await
+    }
+
+    async fn with_ssm_endpoint(extra: &[(&str, &str)], ssm_endpoint: Option<&str>) -> Fixture {
+        let config = moto::sdk_config().await;
+        let topic = moto::create_topic(&config, &moto::unique("gates")).await;
+        let published = HttpRecorder::start().await;
+        moto::subscribe_http(&config, &topic, &published.url).await;
+        let ecs = EcsDouble::start().await;
+        let cluster = moto::unique("prod");
+        let deployment_arn =
+            format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{cluster}/web/dep1");
+        ecs.add_replacing_deployment(&deployment_arn);
+        let prefix = format!("/{}/decisions", moto::unique("gl"));
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("GREENLIGHT_SNS_TOPIC_ARN".into(), topic.clone()),
+            ("GREENLIGHT_DECISION_PREFIX".into(), prefix.clone()),
+            ("GREENLIGHT_POLL_WINDOW".into(), "0".into()),
+            (
+                "GREENLIGHT_TEST_URL".into(),
+                "https://green.example.com".into(),
+            ),
+        ]);
+        for (key, value) in extra {
+            env.insert((*key).into(), (*value).into());
+        }
+        let settings = HookSettings::from_env(&env).expect("settings");
+        let ssm_config = match ssm_endpoint {
+            Some(endpoint) => moto::sdk_config_at(endpoint).await,
+            None => config.clone(),
+        };
+        let ecs_config = moto::sdk_config_at(&ecs.url).await;
+        let hook = Hook::new(
+            settings,
+            Arc::new(SsmParameterStore::new(aws_sdk_ssm::Client::new(
+                &ssm_config,
+            ))),
+            Arc::new(SnsTopic::new(aws_sdk_sns::Client::new(&config), topic)),
+            Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(&ecs_config))),
+        );
+        Fixture {
+            hook,
+            published,
+            ecs,
+            ssm: aws_sdk_ssm::Client::new(&config),
+            prefix,
+            cluster,
+            deployment_arn,
+        }
+    }
+
+    fn payload(&self, hook_details: Option<Value>) -> Value {
+        let mut payload = json!({
+            "executionId": "exec-1",
+            "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+            "resourceArn": self.deployment_arn,
+            "executionDetails": {
+                "serviceArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{}/web", self.cluster),
+                "targetServiceRevisionArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{}/web/222", self.cluster),
+                "testTrafficWeights": {},
+                "productionTrafficWeights": {}
+            }
+        });
+        if let Some(details) = hook_details {
+            payload["hookDetails"] = details;
+        }
+        payload
+    }
+
+    fn parameter(&self) -> String {
+        format!(
+            "{}/{}/web/dep1/POST_TEST_TRAFFIC_SHIFT",
+            self.prefix, self.cluster
+        )
+    }
+
+    async fn decide(&self, value: &str) {
+        self.ssm
+            .put_parameter()
+            .name(self.parameter())
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .expect("put decision");
+    }
+
+    async fn parameter_exists(&self) -> bool {
+        self.ssm
+            .get_parameter()
+            .name(self.parameter())
+            .send()
+            .await
+            .is_ok()
+    }
+
+    /// Opens the gate and returns the hookDetails ECS would hand back.
+    async fn open(&self) -> Value {
+        let response = self.hook.handle(&self.payload(None), None).await;
+        let json = serde_json::to_value(&response).expect("json");
+        assert_eq!(json["hookStatus"], "IN_PROGRESS", "{json}");
+        json["hookDetails"].clone()
+    }
+}
+
+fn status(response: &HookResponse) -> String {
+    serde_json::to_value(response).expect("json")["hookStatus"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_first_invocation_publishes_one_complete_gate_request() {
+    let fixture = Fixture::new(&[]).await;
+    let response = fixture
+        .hook
+        .handle(&fixture.payload(Some(json!({"team": "payments"}))), None)
+        .await;
+    let json = serde_json::to_value(&response).unwrap();
+    assert_eq!(json["hookStatus"], "IN_PROGRESS");
+    assert_eq!(json["callBackDelay"], 2);
+    assert_eq!(
+        json["hookDetails"]["team"], "payments",
+        "configured hookDetails go back to ECS"
+    );
+    let marker = &json["hookDetails"]["greenlight"];
+    assert_eq!(marker["parameterName"], fixture.parameter());
+
+    let messages = fixture.published.wait_for_messages(1).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let message = &messages[0];
+    assert_eq!(message["version"], "1.0");
+    assert_eq!(message["source"], "custom");
+    assert_eq!(message["content"]["textType"], "client-markdown");
+    let title = message["content"]["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("web in ") && title.contains("reroute production traffic"),
+        "{title}"
+    );
+    let description = message["content"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("POST_TEST_TRAFFIC_SHIFT") && description.contains("rolled back"),
+        "{description}"
+    );
+    assert_eq!(message["metadata"]["enableCustomActions"], true);
+    let context = &message["metadata"]["additionalContext"];
+    assert_eq!(context["ActionGroup"], "greenlight");
+    assert_eq!(context["parameterName"], fixture.parameter());
+    assert_eq!(context["region"], REGION);
+    assert_eq!(context["gateId"], marker["gateId"]);
+    assert!(context["gateId"].as_str().unwrap().starts_with("gl-"));
+    assert_eq!(context["cluster"], fixture.cluster);
+    assert_eq!(context["service"], "web");
+    assert_eq!(context["serviceDeploymentArn"], fixture.deployment_arn);
+    assert_eq!(context["lifecycleStage"], "POST_TEST_TRAFFIC_SHIFT");
+    assert!(
+        context["targetRevision"]
+            .as_str()
+            .unwrap()
+            .ends_with("/web/222")
+    );
+    assert_eq!(
+        context["sourceRevisions"],
+        format!("{}-source-revision", fixture.deployment_arn)
+    );
+    let requested =
+        chrono::DateTime::parse_from_rfc3339(context["requestedAt"].as_str().unwrap()).unwrap();
+    let deadline =
+        chrono::DateTime::parse_from_rfc3339(context["deadline"].as_str().unwrap()).unwrap();
+    assert_eq!((deadline - requested).num_hours(), 23);
+    assert_eq!(context["timeoutAction"], "ROLLBACK");
+    assert!(
+        context["consoleUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://us-east-1.console.aws.amazon.com/ecs/")
+    );
+    assert_eq!(context["testUrl"], "https://green.example.com");
+    assert_eq!(fixture.ecs.calls_to("DescribeServiceDeployments").len(), 1);
+}
+
+#[tokio::test]
+async fn later_invocations_publish_nothing_and_wait() {
+    let fixture = Fixture::new(&[]).await;
+    let details = fixture.open().await;
+    let response = fixture
+        .hook
+        .handle(&fixture.payload(Some(details.clone())), None)
+        .await;
+    assert_eq!(status(&response), "IN_PROGRESS");
+    assert_eq!(response.call_back_delay, Some(2));
+    assert_eq!(
+        serde_json::to_value(&response).unwrap()["hookDetails"],
+        details
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fixture.published.sns_messages().len(), 1);
+}
+
+#[tokio::test]
+async fn approved_succeeds_and_removes_the_decision() {
+    let fixture = Fixture::new(&[]).await;
+    let details = fixture.open().await;
+    fixture.decide("approved").await;
+    let response = fixture
+        .hook
+        .handle(&fixture.payload(Some(details)), None)
+        .await;
+    assert_eq!(status(&response), "SUCCEEDED");
+    assert_eq!(response.call_back_delay, None);
+    assert!(
+        !fixture.parameter_exists().await,
+        "the decision parameter is deleted"
+    );
+}
+
+#[tokio::test]
+async fn rejected_fails_so_ecs_rolls_back() {
+    let fixture = Fixture::new(&[]).await;
+    let details = fixture.open().await;
+    fixture.decide("rejected").await;
+    let response = fixture
+        .hook
+        .handle(&fixture.payload(Some(details)), None)
+        .await;
+    assert_eq!(status(&response), "FAILED");
+    assert!(!fixture.parameter_exists().await);
+}
+
+#[tokio::test]
+async fn a_garbage_decision_fails() {
+    let fixture = Fixture::new(&[]).await;
+    let details = fixture.open().await;
+    fixture.decide("yes please").await;
+    let response = fixture
+        .hook
+        .handle(&fixture.payload(Some(details)), None)
+        .await;
+    assert_eq!(status(&response), "FAILED");
+}
+
+#[tokio::test]
+async fn a_decision_within_the_poll_window_is_seen_in_the_same_invocation() {
+    let fixture = Fixture::new(&[
+        ("GREENLIGHT_POLL_WINDOW", "20"),
+        ("GREENLIGHT_POLL_INTERVAL", "0.2"),
+    ])
+    .await;
+    let payload = fixture.payload(None);
+    let decide = async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        fixture.decide("approved").await;
+    };
+    let (response, ()) = tokio::join!(fixture.hook.handle(&payload, None), decide);
+    assert_eq!(
+        status(&response),
+        "SUCCEEDED",
+        "one invocation opened the gate and saw the click"
+    );
+    assert_eq!(fixture.published.wait_for_messages(1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_passed_deadline_takes_the_timeout_action_and_announces_it() {
+    for (action, expected) in [("ROLLBACK", "FAILED"), ("CONTINUE", "SUCCEEDED")] {
+        let fixture = Fixture::new(&[("GREENLIGHT_TIMEOUT_ACTION", action)]).await;
+        let mut details = fixture.open().await;
+        details["greenlight"]["deadline"] = json!("2020-01-01T00:00:00Z");
+        let response = fixture
+            .hook
+            .handle(&fixture.payload(Some(details.clone())), None)
+            .await;
+        assert_eq!(status(&response), expected, "{action}");
+        let messages = fixture.published.wait_for_messages(2).await;
+        assert_eq!(messages.len(), 2);
+        let context = &messages[1]["metadata"]["additionalContext"];
+        assert_eq!(context["greenlightEvent"], "gate.timed_out");
+        assert_eq!(context["gateId"], details["greenlight"]["gateId"]);
+        assert_eq!(context["timeoutAction"], action);
+        assert!(context.get("parameterName").is_none());
+    }
+}
+
+#[tokio::test]
+async fn ssm_unreachable_keeps_waiting() {
+    let fixture = Fixture::with_ssm_endpoint(&[], Some("http://127.0.0.1:9")).await;
+    let details = fixture.open().await;
+    let response = fixture
+        .hook
+        .handle(&fixture.payload(Some(details)), None)
+        .await;
+    assert_eq!(status(&response), "IN_PROGRESS");
+    assert_eq!(response.call_back_delay, Some(2));
+}
+
+#[tokio::test]
+async fn a_first_deployment_passes_without_a_gate_unless_asked() {
+    let fixture = Fixture::new(&[]).await;
+    fixture.ecs.add_deployment(
+        &fixture.deployment_arn,
+        json!({"status": "IN_PROGRESS", "sourceServiceRevisions": []}),
+    );
+    let response = fixture.hook.handle(&fixture.payload(None), None).await;
+    assert_eq!(status(&response), "SUCCEEDED");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(fixture.published.bodies().is_empty(), "nothing published");
+
+    let gated = Fixture::new(&[("GREENLIGHT_GATE_FIRST_DEPLOYMENT", "true")]).await;
+    gated
+        .ecs
+        .add_deployment(&gated.deployment_arn, json!({"status": "IN_PROGRESS"}));
+    let response = gated.hook.handle(&gated.payload(None), None).await;
+    assert_eq!(status(&response), "IN_PROGRESS");
+    assert_eq!(gated.published.wait_for_messages(1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_first_deployment_lookup_still_gates() {
+    let fixture = Fixture::new(&[]).await;
+    fixture.ecs.set_failing(true);
+    let response = fixture.hook.handle(&fixture.payload(None), None).await;
+    assert_eq!(status(&response), "IN_PROGRESS");
+    assert_eq!(fixture.published.wait_for_messages(1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_stage_that_is_not_gated_passes_at_once() {
+    let fixture = Fixture::new(&[]).await;
+    let mut payload = fixture.payload(None);
+    payload["lifecycleStage"] = json!("PRE_SCALE_UP");
+    let response = fixture.hook.handle(&payload, None).await;
+    assert_eq!(status(&response), "SUCCEEDED");
+    assert!(fixture.ecs.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_publish_waits_without_the_marker_and_retries() {
+    let fixture = Fixture::new(&[]).await;
+    let config = moto::sdk_config_at("http://127.0.0.1:9").await;
+    let broken = Hook::new(
+        fixture.hook.settings().clone(),
+        Arc::new(SsmParameterStore::new(aws_sdk_ssm::Client::new(&config))),
+        Arc::new(SnsTopic::new(
+            aws_sdk_sns::Client::new(&config),
+            fixture.hook.settings().sns_topic_arn.clone(),
+        )),
+        Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(
+            &moto::sdk_config_at(&fixture.ecs.url).await,
+        ))),
+    );
+    let response = broken.hook_response(&fixture.payload(None)).await;
+    assert_eq!(response["hookStatus"], "IN_PROGRESS");
+    assert!(
+        response["hookDetails"].get("greenlight").is_none(),
+        "{response}"
+    );
+    let retried = fixture.hook.handle(&fixture.payload(None), None).await;
+    assert_eq!(status(&retried), "IN_PROGRESS");
+    assert_eq!(fixture.published.wait_for_messages(1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn malformed_payloads_fail_and_publish_nothing() {
+    let fixture = Fixture::new(&[]).await;
+    let good = fixture.payload(None);
+    let mut cases = vec![json!(null), json!("text"), json!([good.clone()]), json!({})];
+    for key in [
+        "executionId",
+        "lifecycleStage",
+        "resourceArn",
+        "executionDetails",
+    ] {
+        let mut payload = good.clone();
+        payload.as_object_mut().unwrap().remove(key);
+        cases.push(payload);
+    }
+    let edits: Vec<(&str, Value)> = vec![
+        ("/lifecycleStage", json!("SOON")),
+        (
+            "/resourceArn",
+            json!("arn:aws:ecs:us-east-1:123456789012:service/prod/web"),
+        ),
+        (
+            "/resourceArn",
+            json!("arn:aws:ecs:us-east-1:123456789012:service-deployment/a b/web/x"),
+        ),
+        (
+            "/executionDetails/serviceArn",
+            json!("arn:aws:ecs:us-east-1:123456789012:service/other/other"),
+        ),
+        ("/executionDetails/targetServiceRevisionArn", json!(null)),
+        ("/executionDetails/productionTrafficWeights", json!("all")),
+        ("/hookDetails", json!([1])),
+        ("/hookDetails", json!({"greenlight": {"gateId": "gl-zz"}})),
+    ];
+    for (pointer, value) in edits {
+        let mut payload = good.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let target = if parent.is_empty() {
+            &mut payload
+        } else {
+            payload.pointer_mut(parent).unwrap()
+        };
+        target[key] = value;
+        cases.push(payload);
+    }
+    assert!(cases.len() >= 16);
+    for payload in &cases {
+        let response = fixture.hook.handle(payload, None).await;
+        assert_eq!(status(&response), "FAILED", "{payload}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(fixture.published.bodies().is_empty());
+    assert!(fixture.ecs.calls().is_empty());
+}
+
+trait HookJson {
+    async fn hook_response(&self, payload: &Value) -> Value;
+}
+
+impl HookJson for Hook {
+    async fn hook_response(&self, payload: &Value) -> Value {
+        serde_json::to_value(self.handle(payload, None).await).expect("json")
+    }
+}

@@ -1,0 +1,154 @@
+//! A double of ECS's service-deployment APIs (which moto lacks), speaking the AWS JSON 1.1
+//! protocol on a local port so the real SDK client reaches it through `AWS_ENDPOINT_URL_ECS`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+#[derive(Default)]
+struct EcsState {
+    deployments: HashMap<String, Value>,
+    calls: Vec<(String, Value)>,
+    failing: bool,
+}
+
+#[derive(Clone)]
+pub struct EcsDouble {
+    pub url: String,
+    state: Arc<Mutex<EcsState>>,
+}
+
+impl EcsDouble {
+    pub async fn start() -> EcsDouble {
+        let state: Arc<Mutex<EcsState>> = Arc::default();
+        let app = Router::new()
+            .route("/", post(handle))
+            .with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        EcsDouble { url, state }
+    }
+
+    /// Adds a deployment as `DescribeServiceDeployments` reports it.
+    pub fn add_deployment(&self, arn: &str, deployment: Value) {
+        let mut deployment = deployment;
+        deployment["serviceDeploymentArn"] = json!(arn);
+        self.state
+            .lock()
+            .expect("lock")
+            .deployments
+            .insert(arn.to_owned(), deployment);
+    }
+
+    /// A deployment in progress with one source revision (not a first deployment).
+    pub fn add_replacing_deployment(&self, arn: &str) {
+        self.add_deployment(
+            arn,
+            json!({
+                "status": "IN_PROGRESS",
+                "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+                "sourceServiceRevisions": [{"arn": format!("{arn}-source-revision"), "requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0}],
+                "targetServiceRevision": {"arn": format!("{arn}-target-revision"), "requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0}
+            }),
+        );
+    }
+
+    /// Every call received: (operation, request body).
+    pub fn calls(&self) -> Vec<(String, Value)> {
+        self.state.lock().expect("lock").calls.clone()
+    }
+
+    pub fn calls_to(&self, operation: &str) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|(op, _)| op == operation)
+            .map(|(_, body)| body)
+            .collect()
+    }
+
+    /// From now on every call answers 500.
+    pub fn set_failing(&self, failing: bool) {
+        self.state.lock().expect("lock").failing = failing;
+    }
+}
+
+fn aws_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        [("content-type", "application/x-amz-json-1.1")],
+        json!({"__type": kind, "message": message}).to_string(),
+    )
+        .into_response()
+}
+
+async fn handle(
+    State(state): State<Arc<Mutex<EcsState>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let operation = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|target| target.rsplit('.').next())
+        .unwrap_or_default()
+        .to_owned();
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut state = state.lock().expect("lock");
+    state.calls.push((operation.clone(), request.clone()));
+    if state.failing {
+        return aws_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServerException",
+            "the double is failing on purpose",
+        );
+    }
+    let answer = match operation.as_str() {
+        "DescribeServiceDeployments" => {
+            let mut found = Vec::new();
+            let mut failures = Vec::new();
+            for arn in request["serviceDeploymentArns"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                let arn = arn.as_str().unwrap_or_default().to_owned();
+                match state.deployments.get(&arn) {
+                    Some(deployment) => found.push(deployment.clone()),
+                    None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
+                }
+            }
+            json!({"serviceDeployments": found, "failures": failures})
+        }
+        "ContinueServiceDeployment" | "StopServiceDeployment" => {
+            let arn = request["serviceDeploymentArn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if !state.deployments.contains_key(&arn) {
+                return aws_error(
+                    StatusCode::BAD_REQUEST,
+                    "ServiceDeploymentNotFoundException",
+                    "no such deployment",
+                );
+            }
+            json!({"serviceDeploymentArn": arn})
+        }
+        other => return aws_error(StatusCode::BAD_REQUEST, "UnknownOperationException", other),
+    };
+    (
+        StatusCode::OK,
+        [("content-type", "application/x-amz-json-1.1")],
+        answer.to_string(),
+    )
+        .into_response()
+}

@@ -1,0 +1,89 @@
+//! The moto server that `scripts/test` starts, and AWS SDK configuration that talks to it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "123456789012";
+
+/// moto's base URL. The tests refuse to run without it rather than pass vacuously.
+pub fn moto_url() -> String {
+    std::env::var("GREENLIGHT_TEST_MOTO_URL").unwrap_or_else(|_| {
+        panic!("GREENLIGHT_TEST_MOTO_URL is not set: run the tests with scripts/test, which starts moto")
+    })
+}
+
+/// The environment a greenlight process needs to reach moto.
+pub fn moto_env() -> Vec<(String, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL".into(), moto_url()),
+        ("AWS_REGION".into(), REGION.into()),
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+    ]
+}
+
+/// SDK configuration for moto, with test credentials.
+pub async fn sdk_config() -> SdkConfig {
+    sdk_config_at(&moto_url()).await
+}
+
+/// SDK configuration for any endpoint (a double, or a closed port to simulate an outage).
+pub async fn sdk_config_at(endpoint: &str) -> SdkConfig {
+    greenlight::tls::install_crypto_provider();
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "greenlight-tests",
+        ))
+        .endpoint_url(endpoint)
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(std::time::Duration::from_secs(5))
+                .build(),
+        )
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await
+}
+
+/// A name no other test uses, so tests share one moto server without seeing each other's data.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Creates a topic on moto and returns its ARN.
+pub async fn create_topic(config: &SdkConfig, name: &str) -> String {
+    let sns = aws_sdk_sns::Client::new(config);
+    let created = sns
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .expect("create topic on moto");
+    created.topic_arn.expect("topic ARN")
+}
+
+/// Subscribes an HTTP endpoint to a topic on moto (moto confirms it at once).
+pub async fn subscribe_http(config: &SdkConfig, topic_arn: &str, endpoint: &str) {
+    let sns = aws_sdk_sns::Client::new(config);
+    sns.subscribe()
+        .topic_arn(topic_arn)
+        .protocol("http")
+        .endpoint(endpoint)
+        .send()
+        .await
+        .expect("subscribe on moto");
+}
