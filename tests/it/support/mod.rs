@@ -3,4 +3,5 @@
 
 pub mod ecs_double;
 pub mod http_recorder;
+pub mod lambda_runtime;
 pub mod moto;
