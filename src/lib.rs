@@ -4,5 +4,6 @@
 pub mod aws;
 pub mod domain;
 pub mod memory;
+pub mod policy;
 pub mod ports;
 pub mod tls;
