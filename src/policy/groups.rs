@@ -7,7 +7,7 @@
 //! decide for up to the cache's time to live; five minutes is the default for that reason.
 //!
 //! A failed lookup is never cached and never turned into an answer: the caller gets the error and
-//! refuses the click (see [`super::authorize`]).
+//! refuses the click (see [`super::authorize()`]).
 
 use std::collections::HashMap;
 use std::fmt;
