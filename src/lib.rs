@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod hook;
 pub mod memory;
+pub mod policy;
 pub mod ports;
 pub mod telemetry;
 pub mod tls;

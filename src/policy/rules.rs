@@ -1,0 +1,1509 @@
+//! The policy file: its format, loading, validation, and which rule applies to a deployment.
+//!
+//! The file is TOML (see `docs/policy.example.toml`):
+//!
+//! ```toml
+//! [defaults]                  # optional; every rule takes these unless it says otherwise
+//! channel = "C0123456789"
+//! gate_timeout = "23h"
+//! timeout_action = "ROLLBACK"
+//! continue_first_deployments = false
+//!
+//! [[rule]]                    # matched in order; the first that matches decides
+//! name = "payments in prod"   # required, unique: it is what the audit trail names
+//! clusters = ["prod-*"]       # glob patterns (* and ?); default ["*"]
+//! services = ["payments-*"]   # default ["*"]
+//! channel = "C0PAYMENTS1"     # C… or G…; default: [defaults], then the bot's default channel
+//! approvers = ["U0ALICE01", "S0SRE0001"]  # user (U…/W…) and user-group (S…) IDs
+//! quorum = 2                  # approvals needed to reroute; default 1
+//! ```
+//!
+//! The file is read once, at start-up, and everything in it is checked then: a policy is the one
+//! thing that says who may send production traffic to new code, so a typo must stop the bot from
+//! starting rather than quietly widen (or silently empty) the set of people who may click. That is
+//! why unknown keys are errors, why a rule nobody could ever satisfy is an error, and why a rule
+//! hidden behind an earlier catch-all is an error. Every error names the file, the rule (its
+//! position, counted from 1, and its name) and the key (list positions counted from 0), e.g.
+//! `policy.toml: rule 2 ("payments in prod"): approvers[1]: "bob" is not a Slack user (U…/W…) or
+//! user-group (S…) ID`.
+//!
+//! Without a file, `GREENLIGHT_APPROVERS` makes one rule for everything ([`Policy::single_rule`]).
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::{Table, Value};
+use wildmatch::WildMatch;
+
+use super::authorize::Action;
+use crate::domain::gate::{ECS_STAGE_LIMIT, GateTimeout, TimeoutAction};
+
+/// The setting that names the policy file.
+pub const POLICY_FILE_ENV: &str = "GREENLIGHT_POLICY_FILE";
+/// The setting that lists the approvers when there is no policy file.
+pub const APPROVERS_ENV: &str = "GREENLIGHT_APPROVERS";
+
+const TOP_KEYS: &[&str] = &["defaults", "rule"];
+const DEFAULT_KEYS: &[&str] = &[
+    "channel",
+    "gate_timeout",
+    "timeout_action",
+    "continue_first_deployments",
+];
+const RULE_KEYS: &[&str] = &[
+    "name",
+    "clusters",
+    "services",
+    "channel",
+    "approvers",
+    "quorum",
+    "gate_timeout",
+    "timeout_action",
+    "continue_first_deployments",
+];
+
+/// Whether `text` looks like a Slack ID with one of `prefixes`: the prefix letter, then capital
+/// letters and digits, 9 to 32 characters in all. Slack's IDs have no documented fixed length, so
+/// the bounds are loose; the check is there to catch names, handles and e-mail addresses written
+/// where an ID belongs.
+fn is_slack_id(text: &str, prefixes: &[u8]) -> bool {
+    let bytes = text.as_bytes();
+    (9..=32).contains(&bytes.len())
+        && prefixes.contains(&bytes[0])
+        && bytes[1..]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// Whether `text` is a Slack channel ID: `C…` (public or private) or `G…` (older private channels).
+pub fn is_channel_id(text: &str) -> bool {
+    is_slack_id(text, b"CG")
+}
+
+/// One entry of a rule's approver list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Approver {
+    /// A Slack user ID (`U…`, or `W…` in an Enterprise Grid org).
+    User(String),
+    /// A Slack user-group ID (`S…`): whoever is in the group when the click arrives.
+    Group(String),
+}
+
+impl Approver {
+    /// Reads a user or user-group ID; anything else is `None`.
+    pub fn parse(text: &str) -> Option<Approver> {
+        if is_slack_id(text, b"UW") {
+            Some(Approver::User(text.to_owned()))
+        } else if is_slack_id(text, b"S") {
+            Some(Approver::Group(text.to_owned()))
+        } else {
+            None
+        }
+    }
+
+    /// The Slack ID, as written in the policy.
+    pub fn id(&self) -> &str {
+        match self {
+            Approver::User(id) | Approver::Group(id) => id,
+        }
+    }
+}
+
+impl fmt::Display for Approver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// A cluster or service name pattern: `*` is any run of characters, `?` any one character.
+#[derive(Debug, Clone)]
+struct Pattern {
+    text: String,
+    glob: WildMatch,
+}
+
+impl Pattern {
+    fn new(text: &str) -> Pattern {
+        Pattern {
+            text: text.to_owned(),
+            glob: WildMatch::new(text),
+        }
+    }
+
+    /// `*` (or `**`…): matches every name, and also the absence of one.
+    fn matches_everything(&self) -> bool {
+        self.text.chars().all(|c| c == '*')
+    }
+}
+
+/// Whether one dimension (clusters or services) of a rule matches `value`. A gate that does not
+/// know its cluster or service (a do-it-yourself-recipe notification carries only a parameter
+/// name) matches only a dimension that matches everything: a rule written for `prod-*` must not
+/// catch a gate that may or may not be in production.
+fn dimension_matches(patterns: &[Pattern], value: Option<&str>) -> bool {
+    match value {
+        Some(name) => patterns.iter().any(|pattern| pattern.glob.matches(name)),
+        None => patterns.iter().any(Pattern::matches_everything),
+    }
+}
+
+/// One rule of the policy: which deployments it covers and who may decide their gates.
+///
+/// A `Rule` exists only as a validated part of a [`Policy`], so its invariants hold: a name, at
+/// least one pattern in each dimension, well-formed IDs, no duplicate approver, a quorum of at
+/// least 1 that the listed approvers can meet, a timeout within ECS's stage limit.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    position: usize,
+    name: String,
+    clusters: Vec<Pattern>,
+    services: Vec<Pattern>,
+    channel: Option<String>,
+    approvers: Vec<Approver>,
+    quorum: u32,
+    gate_timeout: Option<Duration>,
+    timeout_action: Option<TimeoutAction>,
+    continue_first_deployments: bool,
+}
+
+impl Rule {
+    /// The rule's name, for the audit trail and log lines.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The rule's position in the policy, counted from 1.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// The cluster patterns, as written.
+    pub fn clusters(&self) -> impl Iterator<Item = &str> {
+        self.clusters.iter().map(|pattern| pattern.text.as_str())
+    }
+
+    /// The service patterns, as written.
+    pub fn services(&self) -> impl Iterator<Item = &str> {
+        self.services.iter().map(|pattern| pattern.text.as_str())
+    }
+
+    /// The channel for this rule's cards, when the rule or `[defaults]` names one; otherwise the
+    /// caller's default channel applies (see [`Rule::channel_or`]).
+    pub fn channel(&self) -> Option<&str> {
+        self.channel.as_deref()
+    }
+
+    /// The channel for this rule's cards, falling back to `default`.
+    pub fn channel_or<'a>(&'a self, default: &'a str) -> &'a str {
+        self.channel.as_deref().unwrap_or(default)
+    }
+
+    /// Who may decide, in the order written.
+    pub fn approvers(&self) -> &[Approver] {
+        &self.approvers
+    }
+
+    /// Whether anyone at all may decide. A rule without approvers refuses every click.
+    pub fn has_approvers(&self) -> bool {
+        !self.approvers.is_empty()
+    }
+
+    /// How many distinct approvers must click Reroute before production traffic moves.
+    pub fn quorum(&self) -> u32 {
+        self.quorum
+    }
+
+    /// How many distinct approvers must agree on `action`: the quorum to reroute, but a single
+    /// approver to roll back. Any one approver may veto; moving traffic is what needs agreement.
+    pub fn approvals_needed(&self, action: Action) -> u32 {
+        match action {
+            Action::Reroute => self.quorum,
+            Action::Rollback => 1,
+        }
+    }
+
+    /// How long a gate waits, when the rule (or `[defaults]`) says so; otherwise the hook's own
+    /// setting applies.
+    pub fn gate_timeout(&self) -> Option<Duration> {
+        self.gate_timeout
+    }
+
+    /// What happens when nobody decides in time, when the rule (or `[defaults]`) says so.
+    pub fn timeout_action(&self) -> Option<TimeoutAction> {
+        self.timeout_action
+    }
+
+    /// The rule's timeout, each part falling back to `fallback` (the hook's own settings).
+    pub fn timeout_or(&self, fallback: GateTimeout) -> GateTimeout {
+        GateTimeout {
+            after: self.gate_timeout.unwrap_or(fallback.after),
+            action: self.timeout_action.unwrap_or(fallback.action),
+        }
+    }
+
+    /// Whether the first deployment of a service (nothing to compare with) goes on without a gate.
+    pub fn continue_first_deployments(&self) -> bool {
+        self.continue_first_deployments
+    }
+
+    /// Whether this rule covers a gate in `cluster`/`service` (`None` when the gate does not say).
+    pub fn matches(&self, cluster: Option<&str>, service: Option<&str>) -> bool {
+        dimension_matches(&self.clusters, cluster) && dimension_matches(&self.services, service)
+    }
+
+    /// Whether this rule matches every gate, so that no later rule could ever apply.
+    fn matches_everything(&self) -> bool {
+        self.clusters.iter().any(Pattern::matches_everything)
+            && self.services.iter().any(Pattern::matches_everything)
+    }
+
+    /// `rule 2 ("payments in prod")`, as error messages and log lines name a rule.
+    pub fn label(&self) -> String {
+        format!("rule {} ({:?})", self.position, self.name)
+    }
+}
+
+/// A policy that failed to load: where (file or setting, rule, key) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    /// The file (as its path was given) or the setting the policy came from.
+    pub origin: String,
+    /// The way down to the problem, e.g. `["rule 2 (\"payments in prod\")", "approvers[1]"]`.
+    pub location: Vec<String>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.origin)?;
+        for step in &self.location {
+            write!(f, ": {step}")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// Where in the policy the reader is, so that every error says so.
+#[derive(Debug, Clone)]
+struct Place {
+    origin: String,
+    location: Vec<String>,
+}
+
+impl Place {
+    fn root(origin: &str) -> Place {
+        Place {
+            origin: origin.to_owned(),
+            location: Vec::new(),
+        }
+    }
+
+    fn at(&self, step: impl Into<String>) -> Place {
+        let mut place = self.clone();
+        place.location.push(step.into());
+        place
+    }
+
+    fn error(&self, problem: impl Into<String>) -> PolicyError {
+        PolicyError {
+            origin: self.origin.clone(),
+            location: self.location.clone(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// `a string`, `an integer`… for "expected X, found Y" messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a float",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date-time",
+        Value::Array(_) => "a list",
+        Value::Table(_) => "a table",
+    }
+}
+
+fn check_keys(place: &Place, table: &Table, allowed: &[&str]) -> Result<(), PolicyError> {
+    match table.keys().find(|key| !allowed.contains(&key.as_str())) {
+        Some(key) => Err(place.at(key.as_str()).error(format!(
+            "unknown key (expected one of: {})",
+            allowed.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn string<'v>(place: &Place, value: &'v Value) -> Result<&'v str, PolicyError> {
+    value
+        .as_str()
+        .ok_or_else(|| place.error(format!("expected a string, found {}", kind(value))))
+}
+
+fn boolean(place: &Place, value: &Value) -> Result<bool, PolicyError> {
+    value
+        .as_bool()
+        .ok_or_else(|| place.error(format!("expected true or false, found {}", kind(value))))
+}
+
+/// The strings of the list under `key`, each with its own place (`key[i]`).
+fn string_list<'v>(
+    parent: &Place,
+    key: &str,
+    value: &'v Value,
+) -> Result<Vec<(Place, &'v str)>, PolicyError> {
+    let items = value.as_array().ok_or_else(|| {
+        parent
+            .at(key)
+            .error(format!("expected a list of strings, found {}", kind(value)))
+    })?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let place = parent.at(format!("{key}[{index}]"));
+            let text = string(&place, item)?;
+            Ok((place, text))
+        })
+        .collect()
+}
+
+/// Cluster or service patterns. ECS names are letters, digits, `-` and `_`; a pattern with any
+/// other character (an ARN, a space) could never match and is a mistake.
+fn patterns(parent: &Place, key: &str, value: Option<&Value>) -> Result<Vec<Pattern>, PolicyError> {
+    let Some(value) = value else {
+        return Ok(vec![Pattern::new("*")]);
+    };
+    let items = string_list(parent, key, value)?;
+    if items.is_empty() {
+        return Err(parent.at(key).error(format!(
+            "the list is empty, so the rule would never apply (write [\"*\"] for every {})",
+            key.trim_end_matches('s')
+        )));
+    }
+    items
+        .into_iter()
+        .map(|(place, text)| {
+            if text.is_empty() {
+                return Err(place.error("an empty pattern matches nothing"));
+            }
+            if !text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '*' | '?'))
+            {
+                return Err(place.error(format!(
+                    "{text:?} can never match an ECS name (letters, digits, - and _, with * and ? as wildcards)"
+                )));
+            }
+            Ok(Pattern::new(text))
+        })
+        .collect()
+}
+
+fn channel(place: &Place, value: &Value) -> Result<String, PolicyError> {
+    let text = string(place, value)?;
+    if is_channel_id(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(place.error(not_a_channel(text)))
+    }
+}
+
+fn not_a_channel(text: &str) -> String {
+    format!("{text:?} is not a Slack channel ID (C…/G…)")
+}
+
+fn not_an_approver(text: &str) -> String {
+    format!("{text:?} is not a Slack user (U…/W…) or user-group (S…) ID")
+}
+
+/// Checks a gate timeout against what ECS allows; `shown` is how the error names the value.
+fn check_timeout(after: Duration, shown: &str) -> Result<(), String> {
+    if after.is_zero() {
+        return Err("must be longer than zero".to_owned());
+    }
+    if after >= ECS_STAGE_LIMIT {
+        return Err(format!(
+            "{shown} is not below ECS's limit of {}h for a lifecycle stage (the gate must time out \
+             before ECS ends the stage, so that greenlight applies the timeout action)",
+            ECS_STAGE_LIMIT.as_secs() / 3600
+        ));
+    }
+    Ok(())
+}
+
+/// `24h`, `90m`, or humantime's longer form: how a duration given in code is shown in an error.
+fn short_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if duration.subsec_nanos() == 0 && seconds > 0 && seconds.is_multiple_of(3600) {
+        format!("{}h", seconds / 3600)
+    } else if duration.subsec_nanos() == 0 && seconds > 0 && seconds.is_multiple_of(60) {
+        format!("{}m", seconds / 60)
+    } else {
+        humantime::format_duration(duration).to_string()
+    }
+}
+
+fn gate_timeout(place: &Place, value: &Value) -> Result<Duration, PolicyError> {
+    let text = string(place, value)?;
+    let after = humantime::parse_duration(text).map_err(|error| {
+        place.error(format!(
+            "{text:?} is not a duration like \"4h\" or \"90m\" ({error})"
+        ))
+    })?;
+    check_timeout(after, &format!("{text:?}")).map_err(|problem| place.error(problem))?;
+    Ok(after)
+}
+
+fn timeout_action(place: &Place, value: &Value) -> Result<TimeoutAction, PolicyError> {
+    string(place, value)?
+        .parse()
+        .map_err(|error: crate::domain::gate::InvalidTimeoutAction| place.error(error.to_string()))
+}
+
+fn quorum(place: &Place, value: &Value) -> Result<u32, PolicyError> {
+    let Value::Integer(number) = value else {
+        return Err(place.error(format!("expected an integer, found {}", kind(value))));
+    };
+    if *number < 1 {
+        return Err(place.error(format!("must be at least 1, found {number}")));
+    }
+    u32::try_from(*number).map_err(|_| place.error(format!("{number} is too large")))
+}
+
+/// Checks a list of approver IDs: well-formed and none twice (a duplicate is most likely a typo
+/// for someone else, and would make a quorum look reachable when it is not).
+fn approver_list<'a>(
+    entries: impl IntoIterator<Item = (Option<Place>, &'a str)>,
+    fallback: &Place,
+) -> Result<Vec<Approver>, PolicyError> {
+    let mut approvers: Vec<Approver> = Vec::new();
+    for (place, text) in entries {
+        let place = place.as_ref().unwrap_or(fallback);
+        let approver = Approver::parse(text).ok_or_else(|| place.error(not_an_approver(text)))?;
+        if approvers.contains(&approver) {
+            return Err(place.error(format!("{text:?} is listed twice")));
+        }
+        approvers.push(approver);
+    }
+    Ok(approvers)
+}
+
+/// What `[defaults]` gives every rule that does not say otherwise.
+#[derive(Debug, Default)]
+struct Defaults {
+    channel: Option<String>,
+    gate_timeout: Option<Duration>,
+    timeout_action: Option<TimeoutAction>,
+    continue_first_deployments: Option<bool>,
+}
+
+fn parse_defaults(place: &Place, value: &Value) -> Result<Defaults, PolicyError> {
+    let Value::Table(table) = value else {
+        return Err(place.error(format!(
+            "expected a table ([defaults]), found {}",
+            kind(value)
+        )));
+    };
+    check_keys(place, table, DEFAULT_KEYS)?;
+    Ok(Defaults {
+        channel: table
+            .get("channel")
+            .map(|v| channel(&place.at("channel"), v))
+            .transpose()?,
+        gate_timeout: table
+            .get("gate_timeout")
+            .map(|v| gate_timeout(&place.at("gate_timeout"), v))
+            .transpose()?,
+        timeout_action: table
+            .get("timeout_action")
+            .map(|v| timeout_action(&place.at("timeout_action"), v))
+            .transpose()?,
+        continue_first_deployments: table
+            .get("continue_first_deployments")
+            .map(|v| boolean(&place.at("continue_first_deployments"), v))
+            .transpose()?,
+    })
+}
+
+fn parse_rule(
+    top: &Place,
+    position: usize,
+    value: &Value,
+    defaults: &Defaults,
+    earlier: &[Rule],
+) -> Result<Rule, PolicyError> {
+    let Value::Table(table) = value else {
+        return Err(top.at(format!("rule {position}")).error(format!(
+            "expected a table ([[rule]]), found {}",
+            kind(value)
+        )));
+    };
+    // Name the rule in every error about it, as soon as there is a usable name.
+    let usable_name = table
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|name| !name.is_empty());
+    let place = match usable_name {
+        Some(name) => top.at(format!("rule {position} ({name:?})")),
+        None => top.at(format!("rule {position}")),
+    };
+    check_keys(&place, table, RULE_KEYS)?;
+
+    let name = match table.get("name") {
+        None => {
+            return Err(place.at("name").error(
+                "missing (every rule needs a name: the audit trail says which rule applied)",
+            ));
+        }
+        Some(value) => string(&place.at("name"), value)?.trim(),
+    };
+    if name.is_empty() {
+        return Err(place.at("name").error("must not be empty"));
+    }
+    if let Some(other) = earlier.iter().find(|rule| rule.name == name) {
+        return Err(place.at("name").error(format!(
+            "{name:?} is already the name of rule {}",
+            other.position
+        )));
+    }
+
+    let clusters = patterns(&place, "clusters", table.get("clusters"))?;
+    let services = patterns(&place, "services", table.get("services"))?;
+    let channel = match table.get("channel") {
+        Some(value) => Some(channel(&place.at("channel"), value)?),
+        None => defaults.channel.clone(),
+    };
+
+    let Some(listed) = table.get("approvers") else {
+        return Err(place
+            .at("approvers")
+            .error("missing (list the Slack user and user-group IDs who may decide)"));
+    };
+    let entries = string_list(&place, "approvers", listed)?;
+    if entries.is_empty() {
+        return Err(place
+            .at("approvers")
+            .error("the list is empty, so nobody could ever decide a gate under this rule"));
+    }
+    let approvers = approver_list(
+        entries
+            .into_iter()
+            .map(|(item_place, text)| (Some(item_place), text)),
+        &place,
+    )?;
+
+    let quorum = match table.get("quorum") {
+        Some(value) => quorum(&place.at("quorum"), value)?,
+        None => 1,
+    };
+    let users = approvers
+        .iter()
+        .filter(|approver| matches!(approver, Approver::User(_)))
+        .count();
+    let has_group = users < approvers.len();
+    if !has_group && usize::try_from(quorum).unwrap_or(usize::MAX) > users {
+        return Err(place.at("quorum").error(format!(
+            "{quorum} approvals can never be reached with the {users} user(s) listed and no \
+             user group (add approvers or lower the quorum)"
+        )));
+    }
+
+    let gate_timeout = match table.get("gate_timeout") {
+        Some(value) => Some(gate_timeout(&place.at("gate_timeout"), value)?),
+        None => defaults.gate_timeout,
+    };
+    let timeout_action = match table.get("timeout_action") {
+        Some(value) => Some(timeout_action(&place.at("timeout_action"), value)?),
+        None => defaults.timeout_action,
+    };
+    let continue_first_deployments = match table.get("continue_first_deployments") {
+        Some(value) => boolean(&place.at("continue_first_deployments"), value)?,
+        None => defaults.continue_first_deployments.unwrap_or(false),
+    };
+
+    let rule = Rule {
+        position,
+        name: name.to_owned(),
+        clusters,
+        services,
+        channel,
+        approvers,
+        quorum,
+        gate_timeout,
+        timeout_action,
+        continue_first_deployments,
+    };
+    if let Some(catch_all) = earlier.iter().find(|rule| rule.matches_everything()) {
+        return Err(place.error(format!(
+            "can never apply: {} before it matches every cluster and service (put catch-all \
+             rules last)",
+            catch_all.label()
+        )));
+    }
+    Ok(rule)
+}
+
+/// Where a TOML syntax error is, as `line L, column C`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |last| last.chars().count())
+        + 1;
+    (line, column)
+}
+
+/// The whole policy: rules in the order they are tried.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    origin: String,
+    rules: Vec<Rule>,
+}
+
+impl Policy {
+    /// Reads and checks the policy file at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Policy, PolicyError> {
+        let path = path.as_ref();
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| Place::root(&origin).error(format!("cannot be read: {error}")))?;
+        Policy::parse(&origin, &text)
+    }
+
+    /// Checks a policy given as text; `origin` is how errors name it (the file's path).
+    pub fn parse(origin: &str, text: &str) -> Result<Policy, PolicyError> {
+        let top = Place::root(origin);
+        let table: Table = text.parse().map_err(|error: toml::de::Error| {
+            let at = error
+                .span()
+                .map(|span| {
+                    let (line, column) = line_and_column(text, span.start);
+                    format!("line {line}, column {column}: ")
+                })
+                .unwrap_or_default();
+            top.error(format!(
+                "is not valid TOML: {at}{}",
+                error.message().trim_end()
+            ))
+        })?;
+        check_keys(&top, &table, TOP_KEYS)?;
+        let defaults = match table.get("defaults") {
+            Some(value) => parse_defaults(&top.at("defaults"), value)?,
+            None => Defaults::default(),
+        };
+        let listed: &[Value] = match table.get("rule") {
+            None => &[],
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                return Err(top
+                    .at("rule")
+                    .error(format!("expected [[rule]] tables, found {}", kind(other))));
+            }
+        };
+        if listed.is_empty() {
+            return Err(top.error(
+                "no [[rule]] is defined, so nobody could ever decide a gate (add at least one rule)",
+            ));
+        }
+        let mut rules: Vec<Rule> = Vec::with_capacity(listed.len());
+        for (index, value) in listed.iter().enumerate() {
+            let rule = parse_rule(&top, index + 1, value, &defaults, &rules)?;
+            rules.push(rule);
+        }
+        Ok(Policy {
+            origin: origin.to_owned(),
+            rules,
+        })
+    }
+
+    /// The policy without a file: one rule, named `GREENLIGHT_APPROVERS`, for every gate.
+    ///
+    /// `approvers_csv` is a comma-separated list of user and user-group IDs (blanks around
+    /// entries and empty entries are ignored). An empty list is allowed and means nobody may
+    /// decide: every click is refused, and gates end by their timeout. `channel` is the default
+    /// channel for cards and `timeout` the gate timeout, both optional here as in a file.
+    pub fn single_rule(
+        approvers_csv: &str,
+        channel: Option<&str>,
+        timeout: Option<GateTimeout>,
+    ) -> Result<Policy, PolicyError> {
+        let origin = Place::root(APPROVERS_ENV);
+        let approvers = approver_list(
+            approvers_csv
+                .split(',')
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty())
+                .map(|entry| (None, entry)),
+            &origin,
+        )?;
+        if let Some(channel) = channel
+            && !is_channel_id(channel)
+        {
+            return Err(Place::root("default channel").error(not_a_channel(channel)));
+        }
+        if let Some(timeout) = timeout {
+            check_timeout(timeout.after, &short_duration(timeout.after))
+                .map_err(|problem| Place::root("gate timeout").error(problem))?;
+        }
+        Ok(Policy {
+            origin: APPROVERS_ENV.to_owned(),
+            rules: vec![Rule {
+                position: 1,
+                name: APPROVERS_ENV.to_owned(),
+                clusters: vec![Pattern::new("*")],
+                services: vec![Pattern::new("*")],
+                channel: channel.map(str::to_owned),
+                approvers,
+                quorum: 1,
+                gate_timeout: timeout.map(|timeout| timeout.after),
+                timeout_action: timeout.map(|timeout| timeout.action),
+                continue_first_deployments: false,
+            }],
+        })
+    }
+
+    /// The policy as the settings describe it: the file at `policy_file` if one is named,
+    /// otherwise [`Policy::single_rule`] over `approvers_csv` (absent means nobody may decide).
+    /// Blank values count as absent, as an unset template parameter arrives as `""`. Naming both
+    /// is an error: which approvers apply must never be a guess.
+    pub fn from_settings(
+        policy_file: Option<&str>,
+        approvers_csv: Option<&str>,
+        default_channel: Option<&str>,
+        timeout: Option<GateTimeout>,
+    ) -> Result<Policy, PolicyError> {
+        let policy_file = policy_file.map(str::trim).filter(|v| !v.is_empty());
+        let approvers_csv = approvers_csv.filter(|v| !v.trim().is_empty());
+        match (policy_file, approvers_csv) {
+            (Some(_), Some(_)) => Err(Place::root(POLICY_FILE_ENV).error(format!(
+                "is set together with {APPROVERS_ENV}; set one or the other (the file lists \
+                 approvers per rule)"
+            ))),
+            (Some(path), None) => Policy::load(path),
+            (None, approvers) => {
+                Policy::single_rule(approvers.unwrap_or(""), default_channel, timeout)
+            }
+        }
+    }
+
+    /// [`Policy::from_settings`] with the file and approvers read from `GREENLIGHT_POLICY_FILE`
+    /// and `GREENLIGHT_APPROVERS`.
+    pub fn from_env(
+        default_channel: Option<&str>,
+        timeout: Option<GateTimeout>,
+    ) -> Result<Policy, PolicyError> {
+        let file = std::env::var(POLICY_FILE_ENV).ok();
+        let approvers = std::env::var(APPROVERS_ENV).ok();
+        Policy::from_settings(
+            file.as_deref(),
+            approvers.as_deref(),
+            default_channel,
+            timeout,
+        )
+    }
+
+    /// The first rule that covers a gate in `cluster`/`service`, or `None`: then nobody may
+    /// decide the gate, and the caller must refuse. A gate that names neither (a do-it-yourself
+    /// recipe's notification) matches only a rule whose patterns are all `*`.
+    pub fn rule_for(&self, cluster: Option<&str>, service: Option<&str>) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .find(|rule| rule.matches(cluster, service))
+    }
+
+    /// The rules, in the order they are tried.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The file (or setting) the policy came from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Whether any rule lets anyone decide; worth a warning at start-up when not.
+    pub fn has_approvers(&self) -> bool {
+        self.rules.iter().any(Rule::has_approvers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../docs/policy.example.toml");
+
+    fn parsed(text: &str) -> Policy {
+        Policy::parse("policy.toml", text).unwrap()
+    }
+
+    fn error(text: &str) -> String {
+        Policy::parse("policy.toml", text).unwrap_err().to_string()
+    }
+
+    fn names(policy: &Policy) -> Vec<&str> {
+        policy.rules().iter().map(Rule::name).collect()
+    }
+
+    fn matched<'p>(
+        policy: &'p Policy,
+        cluster: Option<&str>,
+        service: Option<&str>,
+    ) -> Option<&'p str> {
+        policy.rule_for(cluster, service).map(Rule::name)
+    }
+
+    #[test]
+    fn the_example_file_loads_and_means_what_its_comments_say() {
+        let policy = parsed(EXAMPLE);
+        assert_eq!(
+            names(&policy),
+            [
+                "payments in prod",
+                "everything else in prod",
+                "staging and the rest"
+            ]
+        );
+        let [payments, prod, rest] = policy.rules() else {
+            panic!("three rules");
+        };
+        assert_eq!(payments.position(), 1);
+        assert_eq!(payments.channel(), Some("C0PAYMENTS1"));
+        assert_eq!(payments.quorum(), 2);
+        assert_eq!(payments.gate_timeout(), Some(Duration::from_secs(4 * 3600)));
+        assert_eq!(payments.timeout_action(), Some(TimeoutAction::Rollback));
+        assert_eq!(
+            payments.approvers(),
+            [
+                Approver::User("U0ALICE01".into()),
+                Approver::User("U0BOB0002".into()),
+                Approver::Group("S0SRE0001".into()),
+            ]
+        );
+        assert!(!payments.continue_first_deployments());
+        // The second rule takes everything from [defaults].
+        assert_eq!(prod.channel(), Some("C0DEPLOYS01"));
+        assert_eq!(prod.quorum(), 1);
+        assert_eq!(prod.gate_timeout(), Some(Duration::from_secs(23 * 3600)));
+        assert_eq!(prod.clusters().collect::<Vec<_>>(), ["prod-*"]);
+        assert_eq!(prod.services().collect::<Vec<_>>(), ["*"]);
+        assert_eq!(rest.timeout_action(), Some(TimeoutAction::Continue));
+        assert!(rest.continue_first_deployments());
+        assert_eq!(
+            matched(&policy, Some("prod-eu"), Some("payments-api")),
+            Some("payments in prod")
+        );
+        assert_eq!(
+            matched(&policy, Some("prod-eu"), Some("search")),
+            Some("everything else in prod")
+        );
+        assert_eq!(matched(&policy, None, None), Some("staging and the rest"));
+    }
+
+    #[test]
+    fn the_first_matching_rule_wins_and_globs_match_whole_names() {
+        let policy = parsed(
+            r#"
+            [[rule]]
+            name = "pay"
+            clusters = ["prod-*"]
+            services = ["pay?", "billing"]
+            approvers = ["U0ALICE01"]
+
+            [[rule]]
+            name = "prod"
+            clusters = ["prod-*", "live"]
+            approvers = ["U0BOB0002"]
+
+            [[rule]]
+            name = "rest"
+            approvers = ["U0CAROL03"]
+            "#,
+        );
+        assert_eq!(matched(&policy, Some("prod-eu"), Some("pay1")), Some("pay"));
+        assert_eq!(
+            matched(&policy, Some("prod-eu"), Some("billing")),
+            Some("pay")
+        );
+        // ? is exactly one character; patterns match the whole name.
+        assert_eq!(matched(&policy, Some("prod-eu"), Some("pay")), Some("prod"));
+        assert_eq!(
+            matched(&policy, Some("prod-eu"), Some("payments")),
+            Some("prod")
+        );
+        assert_eq!(
+            matched(&policy, Some("prod-eu"), Some("billing-v2")),
+            Some("prod")
+        );
+        assert_eq!(matched(&policy, Some("live"), Some("pay1")), Some("prod"));
+        assert_eq!(matched(&policy, Some("prod-"), Some("x")), Some("prod"));
+        assert_eq!(matched(&policy, Some("xprod-eu"), Some("x")), Some("rest"));
+        // Names are case-sensitive, as ECS's are.
+        assert_eq!(
+            matched(&policy, Some("PROD-eu"), Some("pay1")),
+            Some("rest")
+        );
+    }
+
+    #[test]
+    fn a_broader_rule_first_shadows_a_narrower_one() {
+        let policy = parsed(
+            r#"
+            [[rule]]
+            name = "prod"
+            clusters = ["prod-*"]
+            approvers = ["U0BOB0002"]
+
+            [[rule]]
+            name = "pay"
+            clusters = ["prod-*"]
+            services = ["pay*"]
+            approvers = ["U0ALICE01"]
+            "#,
+        );
+        assert_eq!(
+            matched(&policy, Some("prod-eu"), Some("pay1")),
+            Some("prod")
+        );
+        assert_eq!(matched(&policy, Some("dev"), Some("pay1")), None);
+    }
+
+    #[test]
+    fn a_gate_without_cluster_or_service_matches_only_all_star_rules() {
+        let policy = parsed(
+            r#"
+            [[rule]]
+            name = "prod"
+            clusters = ["prod-*"]
+            approvers = ["U0BOB0002"]
+
+            [[rule]]
+            name = "payments anywhere"
+            services = ["payments-*"]
+            approvers = ["U0ALICE01"]
+
+            [[rule]]
+            name = "any cluster"
+            clusters = ["dev", "*"]
+            approvers = ["U0CAROL03"]
+            "#,
+        );
+        assert_eq!(matched(&policy, None, None), Some("any cluster"));
+        // A known service but no cluster: "payments anywhere" matches every cluster.
+        assert_eq!(
+            matched(&policy, None, Some("payments-api")),
+            Some("payments anywhere")
+        );
+        // A known cluster but no service: only rules matching every service.
+        assert_eq!(matched(&policy, Some("prod-eu"), None), Some("prod"));
+        assert_eq!(matched(&policy, Some("dev"), None), Some("any cluster"));
+
+        let specific_only = Policy::parse(
+            "policy.toml",
+            r#"
+            [[rule]]
+            name = "prod"
+            clusters = ["prod-*"]
+            approvers = ["U0BOB0002"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(matched(&specific_only, None, None), None);
+        assert_eq!(matched(&specific_only, Some("dev"), Some("web")), None);
+    }
+
+    /// Every validation error, with the exact text an operator reads.
+    #[test]
+    fn validation_errors_name_the_file_the_rule_and_the_key() {
+        let ok_rule =
+            "[[rule]]\nname = \"first\"\napprovers = [\"U0ALICE01\"]\nclusters = [\"a\"]\n";
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"[[rule]]
+                name = "payments in prod"
+                approvers = ["U0ALICE01", "bob"]"#,
+                r#"policy.toml: rule 2 ("payments in prod"): approvers[1]: "bob" is not a Slack user (U…/W…) or user-group (S…) ID"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["u0alice01"]"#,
+                r#"policy.toml: rule 2 ("x"): approvers[0]: "u0alice01" is not a Slack user (U…/W…) or user-group (S…) ID"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["C0DEPLOYS01"]"#,
+                r#"policy.toml: rule 2 ("x"): approvers[0]: "C0DEPLOYS01" is not a Slack user (U…/W…) or user-group (S…) ID"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01", "S0SRE0001", "U0ALICE01"]"#,
+                r#"policy.toml: rule 2 ("x"): approvers[2]: "U0ALICE01" is listed twice"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = "U0ALICE01""#,
+                r#"policy.toml: rule 2 ("x"): approvers: expected a list of strings, found a string"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01", 7]"#,
+                r#"policy.toml: rule 2 ("x"): approvers[1]: expected a string, found an integer"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = []"#,
+                r#"policy.toml: rule 2 ("x"): approvers: the list is empty, so nobody could ever decide a gate under this rule"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x""#,
+                r#"policy.toml: rule 2 ("x"): approvers: missing (list the Slack user and user-group IDs who may decide)"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                aprovers = ["U0ALICE01"]"#,
+                r#"policy.toml: rule 2 ("x"): aprovers: unknown key (expected one of: name, clusters, services, channel, approvers, quorum, gate_timeout, timeout_action, continue_first_deployments)"#,
+            ),
+            (
+                r#"[[rule]]
+                approvers = ["U0ALICE01"]"#,
+                r#"policy.toml: rule 2: name: missing (every rule needs a name: the audit trail says which rule applied)"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "  "
+                approvers = ["U0ALICE01"]"#,
+                r#"policy.toml: rule 2: name: must not be empty"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "first"
+                approvers = ["U0ALICE01"]"#,
+                r#"policy.toml: rule 2 ("first"): name: "first" is already the name of rule 1"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01", "U0BOB0002"]
+                quorum = 3"#,
+                r#"policy.toml: rule 2 ("x"): quorum: 3 approvals can never be reached with the 2 user(s) listed and no user group (add approvers or lower the quorum)"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01"]
+                quorum = 0"#,
+                r#"policy.toml: rule 2 ("x"): quorum: must be at least 1, found 0"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01"]
+                quorum = "1""#,
+                r#"policy.toml: rule 2 ("x"): quorum: expected an integer, found a string"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["S0SRE0001"]
+                quorum = 99999999999"#,
+                r#"policy.toml: rule 2 ("x"): quorum: 99999999999 is too large"#,
+            ),
+            (
+                r##"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01"]
+                channel = "#deploys""##,
+                r##"policy.toml: rule 2 ("x"): channel: "#deploys" is not a Slack channel ID (C…/G…)"##,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01"]
+                gate_timeout = "24h""#,
+                r#"policy.toml: rule 2 ("x"): gate_timeout: "24h" is not below ECS's limit of 24h for a lifecycle stage (the gate must time out before ECS ends the stage, so that greenlight applies the timeout action)"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01"]
+                gate_timeout = "0s""#,
+                r#"policy.toml: rule 2 ("x"): gate_timeout: must be longer than zero"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01"]
+                gate_timeout = "soon""#,
+                r#"policy.toml: rule 2 ("x"): gate_timeout: "soon" is not a duration like "4h" or "90m" (expected number at 0)"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01"]
+                timeout_action = "ABORT""#,
+                r#"policy.toml: rule 2 ("x"): timeout_action: `ABORT` is not a timeout action (expected ROLLBACK or CONTINUE)"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01"]
+                continue_first_deployments = "yes""#,
+                r#"policy.toml: rule 2 ("x"): continue_first_deployments: expected true or false, found a string"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01"]
+                clusters = []"#,
+                r#"policy.toml: rule 2 ("x"): clusters: the list is empty, so the rule would never apply (write ["*"] for every cluster)"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01"]
+                services = ["web", ""]"#,
+                r#"policy.toml: rule 2 ("x"): services[1]: an empty pattern matches nothing"#,
+            ),
+            (
+                r#"[[rule]]
+                name = "x"
+                approvers = ["U0ALICE01"]
+                clusters = ["arn:aws:ecs:eu-west-1:123456789012:cluster/prod"]"#,
+                r#"policy.toml: rule 2 ("x"): clusters[0]: "arn:aws:ecs:eu-west-1:123456789012:cluster/prod" can never match an ECS name (letters, digits, - and _, with * and ? as wildcards)"#,
+            ),
+        ];
+        for (rule, expected) in cases {
+            let text = format!("{ok_rule}\n{rule}\n");
+            assert_eq!(&error(&text), expected, "for\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_rule_after_a_catch_all_is_an_error() {
+        assert_eq!(
+            error(
+                r#"
+                [[rule]]
+                name = "everything"
+                clusters = ["*"]
+                approvers = ["U0ALICE01"]
+
+                [[rule]]
+                name = "prod"
+                clusters = ["prod-*"]
+                approvers = ["U0BOB0002"]
+                "#
+            ),
+            r#"policy.toml: rule 2 ("prod"): can never apply: rule 1 ("everything") before it matches every cluster and service (put catch-all rules last)"#
+        );
+    }
+
+    #[test]
+    fn errors_outside_rules_name_their_place() {
+        let rule = "[[rule]]\nname = \"x\"\napprovers = [\"U0ALICE01\"]\n";
+        let cases: &[(String, &str)] = &[
+            (
+                format!("[[rules]]\nname = \"x\"\n{rule}"),
+                "policy.toml: rules: unknown key (expected one of: defaults, rule)",
+            ),
+            (
+                format!("[defaults]\nchanel = \"C0DEPLOYS01\"\n{rule}"),
+                "policy.toml: defaults: chanel: unknown key (expected one of: channel, gate_timeout, timeout_action, continue_first_deployments)",
+            ),
+            (
+                format!("[defaults]\napprovers = [\"U0ALICE01\"]\n{rule}"),
+                "policy.toml: defaults: approvers: unknown key (expected one of: channel, gate_timeout, timeout_action, continue_first_deployments)",
+            ),
+            (
+                format!("[defaults]\nchannel = \"deploys\"\n{rule}"),
+                r#"policy.toml: defaults: channel: "deploys" is not a Slack channel ID (C…/G…)"#,
+            ),
+            (
+                format!("[defaults]\ngate_timeout = \"25h\"\n{rule}"),
+                r#"policy.toml: defaults: gate_timeout: "25h" is not below ECS's limit of 24h for a lifecycle stage (the gate must time out before ECS ends the stage, so that greenlight applies the timeout action)"#,
+            ),
+            (
+                "[defaults]\nchannel = \"C0DEPLOYS01\"\n".to_owned(),
+                "policy.toml: no [[rule]] is defined, so nobody could ever decide a gate (add at least one rule)",
+            ),
+            (
+                String::new(),
+                "policy.toml: no [[rule]] is defined, so nobody could ever decide a gate (add at least one rule)",
+            ),
+            (
+                "rule = []\n".to_owned(),
+                "policy.toml: no [[rule]] is defined, so nobody could ever decide a gate (add at least one rule)",
+            ),
+            (
+                "rule = 5\n".to_owned(),
+                "policy.toml: rule: expected [[rule]] tables, found an integer",
+            ),
+            (
+                "rule = [5]\n".to_owned(),
+                "policy.toml: rule 1: expected a table ([[rule]]), found an integer",
+            ),
+            (
+                format!("{rule}name = \"y\"\n"),
+                "policy.toml: is not valid TOML: line 4, column 1: duplicate key",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(&error(text), expected, "for\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_quorum_above_the_users_listed_is_fine_when_a_group_is_listed() {
+        let policy = parsed(
+            r#"
+            [[rule]]
+            name = "sre"
+            approvers = ["U0ALICE01", "S0SRE0001"]
+            quorum = 3
+            "#,
+        );
+        let rule = &policy.rules()[0];
+        assert_eq!(rule.quorum(), 3);
+        assert_eq!(rule.approvals_needed(Action::Reroute), 3);
+        assert_eq!(rule.approvals_needed(Action::Rollback), 1);
+        // A quorum equal to the users listed can be met.
+        policy_ok(
+            r#"[[rule]]
+            name = "two"
+            approvers = ["U0ALICE01", "W0BOB0002"]
+            quorum = 2"#,
+        );
+    }
+
+    fn policy_ok(text: &str) {
+        if let Err(error) = Policy::parse("policy.toml", text) {
+            panic!("{error}");
+        }
+    }
+
+    #[test]
+    fn a_rule_overrides_defaults_and_unset_values_stay_unset() {
+        let policy = parsed(
+            r#"
+            [defaults]
+            channel = "C0DEPLOYS01"
+            timeout_action = "continue"
+            continue_first_deployments = true
+
+            [[rule]]
+            name = "own"
+            clusters = ["prod"]
+            approvers = ["U0ALICE01"]
+            channel = "G0PRIVATE1"
+            timeout_action = "ROLLBACK"
+            continue_first_deployments = false
+
+            [[rule]]
+            name = "inherits"
+            approvers = ["U0ALICE01"]
+            "#,
+        );
+        let [own, inherits] = policy.rules() else {
+            panic!("two rules");
+        };
+        assert_eq!(own.channel(), Some("G0PRIVATE1"));
+        assert_eq!(own.timeout_action(), Some(TimeoutAction::Rollback));
+        assert!(!own.continue_first_deployments());
+        assert_eq!(inherits.channel(), Some("C0DEPLOYS01"));
+        assert_eq!(inherits.timeout_action(), Some(TimeoutAction::Continue));
+        assert!(inherits.continue_first_deployments());
+        assert_eq!(inherits.gate_timeout(), None);
+
+        let bare = parsed("[[rule]]\nname = \"x\"\napprovers = [\"U0ALICE01\"]\n");
+        let rule = &bare.rules()[0];
+        assert_eq!(rule.channel(), None);
+        assert_eq!(rule.channel_or("C0FALLBACK1"), "C0FALLBACK1");
+        assert_eq!(rule.gate_timeout(), None);
+        assert_eq!(rule.timeout_action(), None);
+        assert!(!rule.continue_first_deployments());
+        let hook = GateTimeout {
+            after: Duration::from_secs(3600),
+            action: TimeoutAction::Rollback,
+        };
+        assert_eq!(rule.timeout_or(hook), hook);
+        assert_eq!(
+            inherits.timeout_or(hook),
+            GateTimeout {
+                after: Duration::from_secs(3600),
+                action: TimeoutAction::Continue
+            }
+        );
+    }
+
+    #[test]
+    fn load_reads_a_file_and_names_it_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        std::fs::write(&path, EXAMPLE).unwrap();
+        let loaded = Policy::load(&path).unwrap();
+        assert_eq!(loaded.rules().len(), 3);
+        assert_eq!(loaded.origin(), path.display().to_string());
+
+        std::fs::write(&path, "[[rule]]\nname = \"x\"\napprovers = [\"bob\"]\n").unwrap();
+        let error = Policy::load(&path).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!(
+                "{}: rule 1 (\"x\"): approvers[0]: \"bob\" is not a Slack user (U…/W…) or user-group (S…) ID",
+                path.display()
+            )
+        );
+
+        let missing = dir.path().join("absent.toml");
+        let error = Policy::load(&missing).unwrap_err();
+        assert_eq!(error.origin, missing.display().to_string());
+        assert!(error.problem.starts_with("cannot be read: "), "{error}");
+    }
+
+    #[test]
+    fn without_a_file_the_approvers_setting_makes_one_rule_for_everything() {
+        let timeout = GateTimeout {
+            after: Duration::from_secs(2 * 3600),
+            action: TimeoutAction::Continue,
+        };
+        let policy = Policy::from_settings(
+            None,
+            Some(" U0ALICE01, S0SRE0001 ,,"),
+            Some("C0DEPLOYS01"),
+            Some(timeout),
+        )
+        .unwrap();
+        assert_eq!(policy.origin(), APPROVERS_ENV);
+        let rule = policy.rule_for(Some("prod"), Some("web")).unwrap();
+        assert!(std::ptr::eq(rule, policy.rule_for(None, None).unwrap()));
+        assert_eq!(rule.name(), "GREENLIGHT_APPROVERS");
+        assert_eq!(
+            rule.approvers(),
+            [
+                Approver::User("U0ALICE01".into()),
+                Approver::Group("S0SRE0001".into())
+            ]
+        );
+        assert_eq!(rule.channel(), Some("C0DEPLOYS01"));
+        assert_eq!(rule.quorum(), 1);
+        assert_eq!(rule.gate_timeout(), Some(timeout.after));
+        assert_eq!(rule.timeout_action(), Some(TimeoutAction::Continue));
+        assert!(policy.has_approvers());
+    }
+
+    #[test]
+    fn no_approvers_anywhere_means_nobody_may_decide() {
+        for approvers in [None, Some(""), Some(" , ")] {
+            let policy = Policy::from_settings(Some("  "), approvers, None, None).unwrap();
+            let rule = policy.rule_for(None, None).unwrap();
+            assert!(!rule.has_approvers());
+            assert!(!policy.has_approvers());
+        }
+    }
+
+    #[test]
+    fn the_approvers_setting_is_checked_too() {
+        assert_eq!(
+            Policy::single_rule("U0ALICE01,bob", None, None)
+                .unwrap_err()
+                .to_string(),
+            r#"GREENLIGHT_APPROVERS: "bob" is not a Slack user (U…/W…) or user-group (S…) ID"#
+        );
+        assert_eq!(
+            Policy::single_rule("U0ALICE01, U0ALICE01", None, None)
+                .unwrap_err()
+                .to_string(),
+            r#"GREENLIGHT_APPROVERS: "U0ALICE01" is listed twice"#
+        );
+        assert_eq!(
+            Policy::single_rule("U0ALICE01", Some("deploys"), None)
+                .unwrap_err()
+                .to_string(),
+            r#"default channel: "deploys" is not a Slack channel ID (C…/G…)"#
+        );
+        let too_long = GateTimeout {
+            after: ECS_STAGE_LIMIT,
+            action: TimeoutAction::Rollback,
+        };
+        assert_eq!(
+            Policy::single_rule("U0ALICE01", None, Some(too_long))
+                .unwrap_err()
+                .to_string(),
+            "gate timeout: 24h is not below ECS's limit of 24h for a lifecycle stage (the gate \
+             must time out before ECS ends the stage, so that greenlight applies the timeout action)"
+        );
+    }
+
+    #[test]
+    fn a_policy_file_setting_wins_over_nothing_and_conflicts_with_approvers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        std::fs::write(&path, EXAMPLE).unwrap();
+        let path = path.to_str().unwrap();
+        let policy = Policy::from_settings(Some(path), None, Some("C0DEPLOYS01"), None).unwrap();
+        assert_eq!(policy.rules().len(), 3);
+        let policy = Policy::from_settings(Some(path), Some(""), None, None).unwrap();
+        assert_eq!(policy.origin(), path);
+        assert_eq!(
+            Policy::from_settings(Some(path), Some("U0ALICE01"), None, None)
+                .unwrap_err()
+                .to_string(),
+            "GREENLIGHT_POLICY_FILE: is set together with GREENLIGHT_APPROVERS; set one or the \
+             other (the file lists approvers per rule)"
+        );
+    }
+
+    #[test]
+    fn slack_ids_are_recognised_by_prefix_and_shape() {
+        assert_eq!(
+            Approver::parse("U0ALICE01"),
+            Some(Approver::User("U0ALICE01".into()))
+        );
+        assert_eq!(
+            Approver::parse("W0ENTERPR1"),
+            Some(Approver::User("W0ENTERPR1".into()))
+        );
+        assert_eq!(
+            Approver::parse("S0SRE0001"),
+            Some(Approver::Group("S0SRE0001".into()))
+        );
+        for bad in [
+            "",
+            "U",
+            "U123",
+            "bob",
+            "@alice",
+            "alice@example.com",
+            "U0ALICE01 ",
+            "u0alice01",
+            "T0TEAM0001",
+            "D0DIRECT01",
+            "SRE",
+            "U0alice01",
+        ] {
+            assert_eq!(Approver::parse(bad), None, "{bad}");
+        }
+        assert!(is_channel_id("C0DEPLOYS01"));
+        assert!(is_channel_id("G0PRIVATE1"));
+        assert!(!is_channel_id("D0DIRECT01"));
+        assert!(!is_channel_id("#deploys"));
+    }
+}
