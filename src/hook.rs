@@ -22,8 +22,16 @@ use crate::ports::{Deployments, ParameterStore, TopicPublisher};
 
 /// Per-service gate timeouts, from the policy file when there is one.
 pub trait TimeoutRules: Send + Sync {
-    /// The timeout a rule sets for this service, if any.
-    fn timeout_for(&self, cluster: &str, service: &str) -> Option<GateTimeout>;
+    /// The timeout for this service: a rule's own, or `fallback` where the rule sets none.
+    fn timeout_for(&self, cluster: &str, service: &str, fallback: GateTimeout) -> GateTimeout;
+}
+
+impl TimeoutRules for crate::policy::Policy {
+    fn timeout_for(&self, cluster: &str, service: &str, fallback: GateTimeout) -> GateTimeout {
+        self.rule_for(Some(cluster), Some(service))
+            .map(|rule| rule.timeout_or(fallback))
+            .unwrap_or(fallback)
+    }
 }
 
 /// The hook with its clients, built once per Lambda container.
@@ -179,15 +187,15 @@ impl Hook {
     }
 
     fn timeout_for(&self, invocation: &HookInvocation) -> GateTimeout {
-        self.timeout_rules
-            .as_ref()
-            .and_then(|rules| {
-                rules.timeout_for(
-                    invocation.deployment.cluster(),
-                    invocation.deployment.service(),
-                )
-            })
-            .unwrap_or(self.settings.gate_timeout)
+        let fallback = self.settings.gate_timeout;
+        match &self.timeout_rules {
+            Some(rules) => rules.timeout_for(
+                invocation.deployment.cluster(),
+                invocation.deployment.service(),
+                fallback,
+            ),
+            None => fallback,
+        }
     }
 
     fn gate_request(

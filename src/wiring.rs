@@ -9,11 +9,19 @@ use crate::aws::ssm::SsmParameterStore;
 use crate::aws::{CallBudget, load_config};
 use crate::config::{ConfigError, EnvSource, HookSettings};
 use crate::hook::Hook;
+use crate::policy::Policy;
 
-/// The hook with real AWS clients.
+/// The hook with real AWS clients, and the policy's per-service timeouts when a file is set.
 pub async fn hook_from_env(env: &dyn EnvSource) -> Result<Hook, ConfigError> {
     crate::tls::install_crypto_provider();
     let settings = HookSettings::from_env(env)?;
+    let policy = match &settings.policy_file {
+        Some(path) => Some(
+            Policy::load(path)
+                .map_err(|error| ConfigError::new("GREENLIGHT_POLICY_FILE", error.to_string()))?,
+        ),
+        None => None,
+    };
     let aws = load_config(CallBudget::HOOK).await;
     let topic = SnsTopic::new(
         aws_sdk_sns::Client::new(&aws),
@@ -21,10 +29,14 @@ pub async fn hook_from_env(env: &dyn EnvSource) -> Result<Hook, ConfigError> {
     );
     let decisions = SsmParameterStore::new(aws_sdk_ssm::Client::new(&aws));
     let deployments = EcsDeployments::new(aws_sdk_ecs::Client::new(&aws));
-    Ok(Hook::new(
+    let hook = Hook::new(
         settings,
         Arc::new(decisions),
         Arc::new(topic),
         Arc::new(deployments),
-    ))
+    );
+    Ok(match policy {
+        Some(policy) => hook.with_timeout_rules(Arc::new(policy)),
+        None => hook,
+    })
 }
