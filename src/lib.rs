@@ -2,6 +2,7 @@
 //! blue/green deployment. See `docs/architecture.md` for the map of the code.
 
 pub mod aws;
+pub mod card;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -9,6 +10,7 @@ pub mod hook;
 pub mod memory;
 pub mod policy;
 pub mod ports;
+pub mod slack;
 pub mod telemetry;
 pub mod tls;
 pub mod wiring;

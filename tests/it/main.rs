@@ -3,4 +3,5 @@
 
 mod binary;
 mod hook;
+mod slack;
 mod support;

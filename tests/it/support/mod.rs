@@ -5,3 +5,4 @@ pub mod ecs_double;
 pub mod http_recorder;
 pub mod lambda_runtime;
 pub mod moto;
+pub mod slack_double;

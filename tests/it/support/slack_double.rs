@@ -1,0 +1,376 @@
+//! An in-process double of Slack's Web API, served over real HTTP on 127.0.0.1.
+//!
+//! greenlight's Slack adapter talks to it exactly as to Slack (slack-morphism, hyper, the same
+//! connector), so tests see the requests as Slack would: method, bearer token, body. It answers
+//! the four methods greenlight uses the way Slack does (`ok`, error codes, a fresh `ts` per
+//! message), keeps the current content of every posted message so a test can look at a card after
+//! `chat.update`, records every call, and can be told to fail the next calls of a method.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::{Map, Value, json};
+
+use greenlight::slack::SlackWebApi;
+
+/// The bot token [`SlackDouble::client`] uses.
+pub const TOKEN: &str = "xoxb-double-token";
+/// The user ID the double posts as.
+pub const BOT_USER: &str = "U0GREENLIT";
+
+/// One request the double received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedCall {
+    /// The Web API method, e.g. `chat.postMessage`.
+    pub method: String,
+    /// `GET` or `POST`.
+    pub http_method: String,
+    /// The `Authorization` header as sent.
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    /// The parameters, whichever way they came: a JSON body as is, form fields and query-string
+    /// parameters as an object of strings.
+    pub body: Value,
+}
+
+impl RecordedCall {
+    /// The bearer token, if the call carried one.
+    pub fn token(&self) -> Option<&str> {
+        self.authorization.as_deref()?.strip_prefix("Bearer ")
+    }
+}
+
+/// How the double should fail a call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// HTTP 200 with `{"ok": false, "error": code}`: how Slack reports API errors.
+    Error(String),
+    /// HTTP 429 with `Retry-After` and `{"ok": false, "error": "ratelimited"}`.
+    RateLimited { retry_after_secs: u64 },
+    /// This HTTP status with a plain-text body, as a load balancer in trouble answers.
+    Status(u16),
+    /// Answers normally, but only after this long.
+    Delay(Duration),
+}
+
+/// A message as it stands now in the double's channels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub channel: String,
+    pub ts: String,
+    pub thread_ts: Option<String>,
+    pub text: Option<String>,
+    /// The blocks as JSON (`Value::Null` when the message has none).
+    pub blocks: Value,
+}
+
+#[derive(Default)]
+struct DoubleState {
+    calls: Vec<RecordedCall>,
+    groups: HashMap<String, Vec<String>>,
+    failures: HashMap<String, VecDeque<Failure>>,
+    messages: Vec<StoredMessage>,
+    ephemerals: Vec<(String, String, String)>,
+    next_ts: u64,
+}
+
+type Shared = Arc<Mutex<DoubleState>>;
+
+fn lock(state: &Shared) -> MutexGuard<'_, DoubleState> {
+    // A test that panicked while holding the lock has failed already; keep serving the others.
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running double; the server stops when it is dropped.
+pub struct SlackDouble {
+    /// What to configure as the Slack API URL, e.g. `http://127.0.0.1:PORT/api`.
+    pub base_url: String,
+    state: Shared,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SlackDouble {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl SlackDouble {
+    pub async fn start() -> SlackDouble {
+        let state: Shared = Arc::default();
+        let app = Router::new()
+            .route("/api/{method}", any(handle))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the Slack double");
+        let address = listener.local_addr().expect("the double's address");
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .await
+                .expect("serve the Slack double");
+        });
+        SlackDouble {
+            base_url: format!("http://{address}/api"),
+            state,
+            server,
+        }
+    }
+
+    /// greenlight's real adapter, pointed at this double with [`TOKEN`].
+    pub fn client(&self) -> SlackWebApi {
+        SlackWebApi::new(&self.base_url, TOKEN).expect("a client for the double")
+    }
+
+    /// Every call of `method`, oldest first.
+    pub fn calls(&self, method: &str) -> Vec<RecordedCall> {
+        lock(&self.state)
+            .calls
+            .iter()
+            .filter(|call| call.method == method)
+            .cloned()
+            .collect()
+    }
+
+    /// Every call, oldest first.
+    pub fn all_calls(&self) -> Vec<RecordedCall> {
+        lock(&self.state).calls.clone()
+    }
+
+    /// Makes `usergroups.users.list` answer `members` for `usergroup_id`.
+    pub fn set_group(&self, usergroup_id: &str, members: &[&str]) {
+        lock(&self.state).groups.insert(
+            usergroup_id.to_owned(),
+            members.iter().map(|m| (*m).to_owned()).collect(),
+        );
+    }
+
+    /// Makes the next `times` calls of `method` fail this way (after any failures already queued).
+    pub fn fail_next(&self, method: &str, failure: Failure, times: usize) {
+        let mut state = lock(&self.state);
+        let queue = state.failures.entry(method.to_owned()).or_default();
+        queue.extend(std::iter::repeat_n(failure, times));
+    }
+
+    /// The message at `channel`/`ts` as it stands now (after any `chat.update`).
+    pub fn message(&self, channel: &str, ts: &str) -> Option<StoredMessage> {
+        lock(&self.state)
+            .messages
+            .iter()
+            .find(|m| m.channel == channel && m.ts == ts)
+            .cloned()
+    }
+
+    /// Replies in the thread of `channel`/`thread_ts`, oldest first.
+    pub fn replies(&self, channel: &str, thread_ts: &str) -> Vec<StoredMessage> {
+        lock(&self.state)
+            .messages
+            .iter()
+            .filter(|m| m.channel == channel && m.thread_ts.as_deref() == Some(thread_ts))
+            .cloned()
+            .collect()
+    }
+
+    /// Ephemeral messages posted, as (channel, user, text).
+    pub fn ephemerals(&self) -> Vec<(String, String, String)> {
+        lock(&self.state).ephemerals.clone()
+    }
+}
+
+/// The parameters of a request as one JSON object (or the JSON body as it is).
+fn parameters(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> (Option<String>, Value) {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let kind = content_type.as_deref().unwrap_or_default();
+    let mut value = if kind.starts_with("application/json") {
+        serde_json::from_slice(body).unwrap_or_else(|_| json!(String::from_utf8_lossy(body)))
+    } else if kind.starts_with("application/x-www-form-urlencoded") {
+        form_object(body)
+    } else if body.is_empty() {
+        Value::Object(Map::new())
+    } else {
+        json!(String::from_utf8_lossy(body))
+    };
+    if let (Some(query), Value::Object(object)) = (query, &mut value)
+        && let Value::Object(params) = form_object(query.as_bytes())
+    {
+        object.extend(params);
+    }
+    (content_type, value)
+}
+
+fn form_object(encoded: &[u8]) -> Value {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(encoded).unwrap_or_default();
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(name, value)| (name, Value::String(value)))
+            .collect(),
+    )
+}
+
+fn field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
+    body.get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// Blocks as JSON, whether sent as a JSON array or (in a form) as a JSON string.
+fn blocks(body: &Value) -> Value {
+    match body.get("blocks") {
+        Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+        Some(blocks) => blocks.clone(),
+        None => Value::Null,
+    }
+}
+
+fn slack_error(code: &str) -> Response {
+    axum::Json(json!({"ok": false, "error": code})).into_response()
+}
+
+async fn handle(
+    State(state): State<Shared>,
+    Path(method): Path<String>,
+    http_method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let (content_type, body) = parameters(&headers, query.as_deref(), &body);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let failure = {
+        let mut state = lock(&state);
+        state.calls.push(RecordedCall {
+            method: method.clone(),
+            http_method: http_method.to_string(),
+            authorization: authorization.clone(),
+            content_type,
+            body: body.clone(),
+        });
+        state
+            .failures
+            .get_mut(&method)
+            .and_then(VecDeque::pop_front)
+    };
+    match failure {
+        Some(Failure::Error(code)) => return slack_error(&code),
+        Some(Failure::RateLimited { retry_after_secs }) => {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                axum::Json(json!({"ok": false, "error": "ratelimited"})),
+            )
+                .into_response();
+        }
+        Some(Failure::Status(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return (status, "upstream trouble").into_response();
+        }
+        Some(Failure::Delay(delay)) => tokio::time::sleep(delay).await,
+        None => {}
+    }
+    if !authorization
+        .as_deref()
+        .is_some_and(|auth| auth.starts_with("Bearer ") && auth.len() > "Bearer ".len())
+    {
+        return slack_error("not_authed");
+    }
+    let mut state = lock(&state);
+    match method.as_str() {
+        "chat.postMessage" => {
+            let Some(channel) = field(&body, "channel") else {
+                return slack_error("channel_not_found");
+            };
+            let blocks = blocks(&body);
+            let text = field(&body, "text").map(str::to_owned);
+            if text.is_none() && blocks.is_null() {
+                return slack_error("no_text");
+            }
+            state.next_ts += 1;
+            let ts = format!("{}.{:06}", 1_700_000_000 + state.next_ts, state.next_ts);
+            let thread_ts = field(&body, "thread_ts").map(str::to_owned);
+            let message = StoredMessage {
+                channel: channel.to_owned(),
+                ts: ts.clone(),
+                thread_ts: thread_ts.clone(),
+                text: text.clone(),
+                blocks: blocks.clone(),
+            };
+            state.messages.push(message);
+            let mut echoed = json!({
+                "type": "message", "user": BOT_USER, "bot_id": "B0GREENLIT", "ts": ts,
+                "text": text.unwrap_or_default(),
+            });
+            if !blocks.is_null() {
+                echoed["blocks"] = blocks;
+            }
+            if let Some(thread_ts) = thread_ts {
+                echoed["thread_ts"] = json!(thread_ts);
+            }
+            axum::Json(json!({"ok": true, "channel": channel, "ts": ts, "message": echoed}))
+                .into_response()
+        }
+        "chat.update" => {
+            let (Some(channel), Some(ts)) = (field(&body, "channel"), field(&body, "ts")) else {
+                return slack_error("cant_update_message");
+            };
+            let new_text = field(&body, "text").map(str::to_owned);
+            let new_blocks = body.get("blocks").map(|_| blocks(&body));
+            let Some(message) = state
+                .messages
+                .iter_mut()
+                .find(|m| m.channel == channel && m.ts == ts)
+            else {
+                return slack_error("message_not_found");
+            };
+            if let Some(text) = new_text {
+                message.text = Some(text);
+            }
+            // Slack keeps the old blocks when the field is absent; an empty array removes them.
+            if let Some(blocks) = new_blocks {
+                message.blocks = blocks;
+            }
+            axum::Json(json!({
+                "ok": true, "channel": channel, "ts": ts,
+                "text": message.text.clone().unwrap_or_default(),
+            }))
+            .into_response()
+        }
+        "chat.postEphemeral" => {
+            let Some(channel) = field(&body, "channel") else {
+                return slack_error("channel_not_found");
+            };
+            let Some(user) = field(&body, "user") else {
+                return slack_error("user_not_in_channel");
+            };
+            let text = field(&body, "text").unwrap_or_default().to_owned();
+            state
+                .ephemerals
+                .push((channel.to_owned(), user.to_owned(), text));
+            state.next_ts += 1;
+            let ts = format!("{}.{:06}", 1_700_000_000 + state.next_ts, state.next_ts);
+            axum::Json(json!({"ok": true, "message_ts": ts})).into_response()
+        }
+        "usergroups.users.list" => {
+            match field(&body, "usergroup").and_then(|id| state.groups.get(id)) {
+                Some(members) => axum::Json(json!({"ok": true, "users": members})).into_response(),
+                None => slack_error("no_such_subteam"),
+            }
+        }
+        _ => slack_error("unknown_method"),
+    }
+}
