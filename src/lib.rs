@@ -5,4 +5,5 @@ pub mod aws;
 pub mod domain;
 pub mod memory;
 pub mod ports;
+pub mod sns;
 pub mod tls;
