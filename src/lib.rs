@@ -11,6 +11,7 @@ pub mod memory;
 pub mod policy;
 pub mod ports;
 pub mod slack;
+pub mod sns;
 pub mod telemetry;
 pub mod tls;
 pub mod wiring;
