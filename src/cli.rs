@@ -1,6 +1,7 @@
 //! The `greenlight` command line, which is also the Lambda entry point of both functions.
 
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -30,6 +31,14 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         event: Option<PathBuf>,
     },
+    /// Serve the bot's router through the Lambda runtime API (function URL events).
+    Bot,
+    /// Serve the bot's router on a local port, with the same routes as the function URL.
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+    },
 }
 
 /// Which function Lambda asked for (`_HANDLER`, set from the template's `Handler`).
@@ -45,6 +54,7 @@ pub async fn main() -> ExitCode {
         Some(command) => command,
         None => match lambda_handler().as_deref() {
             Some("hook") => Command::Hook { event: None },
+            Some("bot") => Command::Bot,
             Some(other) => {
                 eprintln!("greenlight: _HANDLER is `{other}`; expected hook or bot");
                 return ExitCode::from(2);
@@ -57,6 +67,8 @@ pub async fn main() -> ExitCode {
     };
     match command {
         Command::Hook { event } => run_hook(event).await,
+        Command::Bot => run_bot(None).await,
+        Command::Serve { addr } => run_bot(Some(addr)).await,
     }
 }
 
@@ -125,6 +137,48 @@ async fn run_hook_once(hook: &Hook, path: &PathBuf) -> ExitCode {
         }
         Err(error) => {
             eprintln!("greenlight: cannot print the response: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves the bot: inside Lambda through the runtime API, or on `addr` locally.
+async fn run_bot(addr: Option<SocketAddr>) -> ExitCode {
+    crate::telemetry::init("info");
+    let bot = match crate::wiring::bot_from_env(&ProcessEnv).await {
+        Ok(bot) => Arc::new(bot),
+        Err(error) => {
+            tracing::error!(event = "startup.refused", variable = error.variable, problem = %error.problem);
+            eprintln!("greenlight: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = crate::bot::app(bot);
+    let served = match addr {
+        None => lambda_http::run(app).await,
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tracing::info!(event = "serve.listening", address = %addr);
+                eprintln!(
+                    "greenlight: serving the bot on http://{addr} (POST /sns, /slack/interactions, /slack/commands; GET /healthz)"
+                );
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = tokio::signal::ctrl_c().await;
+                    })
+                    .await
+                    .map_err(lambda_http::Error::from)
+            }
+            Err(error) => {
+                eprintln!("greenlight: cannot listen on {addr}: {error}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(event = "runtime.failed", error = %error);
             ExitCode::FAILURE
         }
     }

@@ -2,6 +2,7 @@
 //! blue/green deployment. See `docs/architecture.md` for the map of the code.
 
 pub mod aws;
+pub mod bot;
 pub mod card;
 pub mod cli;
 pub mod config;

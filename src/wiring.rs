@@ -4,12 +4,21 @@
 use std::sync::Arc;
 
 use crate::aws::ecs::EcsDeployments;
-use crate::aws::sns::SnsTopic;
+use crate::aws::sns::{SnsSubscriptions, SnsTopic};
 use crate::aws::ssm::SsmParameterStore;
 use crate::aws::{CallBudget, load_config};
+use crate::bot::gates::GateStore;
+use crate::bot::settings::SecretSource;
+use crate::bot::{Bot, BotSettings, SlackGroups};
 use crate::config::{ConfigError, EnvSource, HookSettings};
 use crate::hook::Hook;
-use crate::policy::Policy;
+use crate::policy::{CachedGroups, Policy};
+use crate::ports::ParameterStore;
+use crate::slack::api::SlackApi;
+use crate::slack::signature::SlackRequestVerifier;
+use crate::slack::web::SlackWebApi;
+use crate::sns::certificates::CertificateStore;
+use crate::sns::verify::SnsVerifier;
 
 /// The hook with real AWS clients, and the policy's per-service timeouts when a file is set.
 pub async fn hook_from_env(env: &dyn EnvSource) -> Result<Hook, ConfigError> {
@@ -40,3 +49,118 @@ pub async fn hook_from_env(env: &dyn EnvSource) -> Result<Hook, ConfigError> {
         None => hook,
     })
 }
+
+/// Reads a secret: the value itself, or the SSM SecureString it names (decrypted).
+async fn resolve_secret(
+    source: &SecretSource,
+    store: &dyn ParameterStore,
+    parameter_variable: &'static str,
+) -> Result<String, ConfigError> {
+    match source {
+        SecretSource::Value(value) => Ok(value.clone()),
+        SecretSource::Parameter(name) => match store.get(name.as_str()).await {
+            Ok(Some(value)) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
+            Ok(_) => Err(ConfigError::new(
+                parameter_variable,
+                format!("parameter {name} does not exist or is empty"),
+            )),
+            Err(error) => Err(ConfigError::new(
+                parameter_variable,
+                format!("cannot read parameter {name}: {error}"),
+            )),
+        },
+    }
+}
+
+/// The policy of the bot: the file, or the one rule of `GREENLIGHT_APPROVERS`; and a default
+/// channel for every rule that names none.
+pub fn bot_policy(settings: &BotSettings) -> Result<Policy, ConfigError> {
+    let file = settings
+        .policy_file
+        .as_ref()
+        .map(|path| path.display().to_string());
+    let policy = Policy::from_settings(
+        file.as_deref(),
+        settings.approvers.as_deref(),
+        settings.slack_channel.as_deref(),
+        None,
+    )
+    .map_err(|error| {
+        let variable = if file.is_some() {
+            "GREENLIGHT_POLICY_FILE"
+        } else {
+            "GREENLIGHT_APPROVERS"
+        };
+        ConfigError::new(variable, error.to_string())
+    })?;
+    if settings.slack_channel.is_none()
+        && let Some(rule) = policy.rules().iter().find(|rule| rule.channel().is_none())
+    {
+        return Err(ConfigError::new(
+            "GREENLIGHT_SLACK_CHANNEL",
+            format!(
+                "is required: {} names no channel for its cards",
+                rule.label()
+            ),
+        ));
+    }
+    if !policy.has_approvers() {
+        tracing::warn!(
+            event = "startup.no_approvers",
+            "no approver is configured: every gate fails closed and can only be rolled back"
+        );
+    }
+    Ok(policy)
+}
+
+/// The bot with real clients: SSM for decisions, gate records and secrets; Slack's Web API;
+/// SNS for subscription confirmations; ECS for deployment state and paused hooks.
+pub async fn bot_from_env(env: &dyn EnvSource) -> Result<Bot, ConfigError> {
+    crate::tls::install_crypto_provider();
+    let settings = BotSettings::from_env(env)?;
+    let policy = bot_policy(&settings)?;
+    let aws = load_config(CallBudget::BOT).await;
+    let store: Arc<dyn ParameterStore> =
+        Arc::new(SsmParameterStore::new(aws_sdk_ssm::Client::new(&aws)));
+    let token = resolve_secret(
+        &settings.slack_bot_token,
+        store.as_ref(),
+        "GREENLIGHT_SLACK_BOT_TOKEN_PARAM",
+    )
+    .await?;
+    let signing_secret = resolve_secret(
+        &settings.slack_signing_secret,
+        store.as_ref(),
+        "GREENLIGHT_SLACK_SIGNING_SECRET_PARAM",
+    )
+    .await?;
+    let slack = SlackWebApi::new(&settings.slack_api_url, &token)
+        .map_err(|error| ConfigError::new("GREENLIGHT_SLACK_API_URL", error.to_string()))?
+        .with_attempt_timeout(SLACK_ATTEMPT)
+        .with_rate_limit_wait_cap(SLACK_RATE_LIMIT_WAIT);
+    let slack: Arc<dyn SlackApi> = Arc::new(slack);
+    let mut certificates = CertificateStore::over_https();
+    if let Some(directory) = &settings.sns_cert_dir {
+        certificates = certificates.with_directory(directory);
+    }
+    Ok(Bot {
+        sns: SnsVerifier::new(
+            settings.allowed_topic_arns.clone(),
+            settings.sns_max_age,
+            Arc::new(certificates),
+        ),
+        slack_requests: SlackRequestVerifier::new(&signing_secret),
+        groups: Arc::new(CachedGroups::new(SlackGroups::new(Arc::clone(&slack)))),
+        slack,
+        gates: GateStore::new(Arc::clone(&store), settings.gate_prefix.clone()),
+        decisions: store,
+        policy,
+        subscriptions: Arc::new(SnsSubscriptions::new(aws_sdk_sns::Client::new(&aws))),
+        deployments: Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(&aws))),
+        settings,
+    })
+}
+
+/// One Slack call may take this long; with the SSM calls it keeps a click inside Slack's 3 s.
+const SLACK_ATTEMPT: std::time::Duration = std::time::Duration::from_millis(1200);
+const SLACK_RATE_LIMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);

@@ -1,0 +1,57 @@
+//! Keeping a gate's card and its thread in step with the gate record.
+
+use crate::card::{AuditEvent, CardView, RenderedCard, gate_card, thread_note};
+use crate::domain::record::GateRecord;
+use crate::policy::Action;
+use crate::slack::api::{OutgoingMessage, SlackError};
+
+use super::Bot;
+
+impl Bot {
+    /// What the policy says about a gate, for drawing its card.
+    pub fn card_view(&self, record: &GateRecord, votes: Vec<String>) -> CardView {
+        let rule = self
+            .policy
+            .rule_for(record.cluster.as_deref(), record.service.as_deref());
+        CardView {
+            votes,
+            quorum: rule
+                .map(|rule| rule.approvals_needed(Action::Reroute))
+                .unwrap_or(1),
+            approvers_configured: rule.is_some_and(|rule| rule.has_approvers()),
+            status_line: None,
+        }
+    }
+
+    pub fn render(&self, record: &GateRecord, votes: Vec<String>) -> RenderedCard {
+        gate_card(record, &self.card_view(record, votes))
+    }
+
+    /// Redraws the posted card from the record. Does nothing for a gate without a card.
+    pub async fn refresh_card(
+        &self,
+        record: &GateRecord,
+        votes: Vec<String>,
+    ) -> Result<(), SlackError> {
+        let Some(card) = &record.card else {
+            return Ok(());
+        };
+        let rendered = self.render(record, votes);
+        self.slack
+            .update_message(&card.channel, &card.ts, &rendered.text, &rendered.blocks)
+            .await
+    }
+
+    /// Adds an audit-trail reply under the card. A failure is logged, not returned: the decision
+    /// itself has already happened and is in the structured log.
+    pub async fn note_in_thread(&self, record: &GateRecord, event: &AuditEvent<'_>) {
+        let Some(card) = &record.card else {
+            return;
+        };
+        let text = thread_note(record, event);
+        let reply = OutgoingMessage::text(card.channel.clone(), text).in_thread(card.ts.clone());
+        if let Err(error) = self.slack.post_message(&reply).await {
+            tracing::warn!(event = "slack.thread_note_failed", gate_id = %record.gate_id, error = %error);
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! `POST /slack/commands`: the `/deploy` slash command.
+//!
+//! Answers are ephemeral JSON in the HTTP response, so they reach only the person who typed them
+//! and need no extra API call. `approve` and `rollback` take exactly the path a button takes.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::card::slack_date;
+use crate::domain::gate::GateId;
+use crate::domain::record::GateRecord;
+use crate::policy::Action;
+use crate::slack::api::archive_link;
+
+use super::Bot;
+use super::decisions::Via;
+use super::error::BotError;
+use super::interactions::verify_slack;
+use super::router::read_body;
+
+/// Most gates `/deploy status` describes, so that the ECS lookups fit in Slack's 3 seconds.
+const STATUS_LIMIT: usize = 10;
+
+#[derive(Debug, Deserialize)]
+struct SlashCommand {
+    #[serde(default)]
+    command: String,
+    #[serde(default)]
+    text: String,
+    user_id: String,
+    channel_id: String,
+}
+
+pub const USAGE: &str = "Usage: `/deploy status [service]` · `/deploy approve <gate>` · `/deploy rollback <gate>` · `/deploy help`";
+
+const HELP: &str = "*greenlight* gates the production traffic shift of ECS blue/green deployments.\n\
+• `/deploy status [service]`: open gates, their votes and deadline, and where ECS is with each deployment\n\
+• `/deploy approve <gate>`: reroute production traffic to the new revision (same rules as the Reroute button)\n\
+• `/deploy rollback <gate>`: roll the deployment back (same rules as the Rollback button)\n\
+Gate ids look like `gl-0123456789ab` and are shown on each card.";
+
+fn ephemeral(text: impl Into<String>) -> Json<Value> {
+    Json(json!({"response_type": "ephemeral", "text": text.into()}))
+}
+
+pub async fn receive(
+    State(bot): State<Arc<Bot>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, BotError> {
+    let body = read_body(body).await?;
+    verify_slack(&bot, &headers, &body)?;
+    let command: SlashCommand = serde_urlencoded::from_bytes(&body).map_err(|_| {
+        BotError::BadRequest("expected a slash-command form with user_id and channel_id".to_owned())
+    })?;
+    tracing::info!(event = "command.received", command = %command.command, user = %command.user_id, channel = %command.channel_id, text = %command.text.chars().take(100).collect::<String>());
+    let words: Vec<&str> = command.text.split_whitespace().collect();
+    let answer = match words.as_slice() {
+        ["status"] => status(&bot, None).await,
+        ["status", service] => status(&bot, Some(service)).await,
+        [verb @ ("approve" | "rollback"), gate] => {
+            let action = if *verb == "approve" {
+                Action::Reroute
+            } else {
+                Action::Rollback
+            };
+            match gate.parse::<GateId>() {
+                Ok(gate) => {
+                    let outcome = bot
+                        .decide(
+                            &gate,
+                            &command.user_id,
+                            &command.channel_id,
+                            action,
+                            Via::Command,
+                        )
+                        .await;
+                    outcome.message(&gate)
+                }
+                Err(error) => format!("{error}. {USAGE}"),
+            }
+        }
+        ["help"] | [] => HELP.to_owned(),
+        _ => USAGE.to_owned(),
+    };
+    Ok(ephemeral(answer))
+}
+
+/// The open gates, each with the live state of its deployment from ECS.
+async fn status(bot: &Bot, service: Option<&str>) -> String {
+    let gates = match bot.gates.open_gates().await {
+        Ok(gates) => gates,
+        Err(error) => {
+            tracing::warn!(event = "gate.store_failed", error = %error);
+            return "⚠️ The gate store is unavailable; try again in a moment.".to_owned();
+        }
+    };
+    let gates: Vec<GateRecord> = gates
+        .into_iter()
+        .filter(|gate| service.is_none_or(|wanted| gate.service.as_deref() == Some(wanted)))
+        .collect();
+    if gates.is_empty() {
+        return match service {
+            Some(service) => format!("No open gate for `{service}`."),
+            None => "No open gates.".to_owned(),
+        };
+    }
+    let shown = &gates[..gates.len().min(STATUS_LIMIT)];
+    let lines =
+        futures_util::future::join_all(shown.iter().map(|gate| status_line(bot, gate))).await;
+    let mut text = format!(
+        "*{} open gate{}*\n{}",
+        gates.len(),
+        if gates.len() == 1 { "" } else { "s" },
+        lines.join("\n")
+    );
+    if gates.len() > STATUS_LIMIT {
+        text.push_str(&format!("\n… and {} more", gates.len() - STATUS_LIMIT));
+    }
+    text
+}
+
+async fn status_line(bot: &Bot, gate: &GateRecord) -> String {
+    let now = Utc::now();
+    let mut line = format!("• `{}` *{}*", gate.gate_id, gate.display_name());
+    if let Some(cluster) = &gate.cluster {
+        line.push_str(&format!(" in {cluster}"));
+    }
+    if let Some(stage) = gate.stage {
+        line.push_str(&format!(" at {stage}"));
+    }
+    if let Some(requested) = gate.requested_at {
+        let minutes = (now - requested).num_minutes().max(0);
+        line.push_str(&format!(", waiting {}", human_minutes(minutes)));
+    }
+    if let Some(deadline) = gate.deadline {
+        line.push_str(&format!(", deadline {}", slack_date(deadline)));
+    }
+    let votes = bot.gates.votes(&gate.gate_id).await.unwrap_or_default();
+    let view = bot.card_view(gate, votes);
+    if view.quorum > 1 {
+        line.push_str(&format!(
+            ", {} of {} approvals",
+            view.votes.len(),
+            view.quorum
+        ));
+    }
+    if !view.approvers_configured {
+        line.push_str(", ⚠️ no approver configured");
+    }
+    if let Some(card) = &gate.card {
+        line.push_str(&format!(
+            " · <{}|card>",
+            archive_link(&card.channel, &card.ts)
+        ));
+    }
+    if let Some(arn) = &gate.service_deployment_arn {
+        match bot.deployments.describe(arn).await {
+            Ok(Some(state)) => {
+                line.push_str(&format!("\n    ECS: {}", state.status));
+                if let Some(stage) = &state.lifecycle_stage {
+                    line.push_str(&format!(", stage {stage}"));
+                }
+                for hook in state.hooks.iter().filter(|hook| !hook.status.is_empty()) {
+                    line.push_str(&format!(", hook {} {}", hook.target_type, hook.status));
+                    if let Some(expires) = hook.expires_at {
+                        line.push_str(&format!(" (expires {})", slack_date(expires)));
+                    }
+                }
+            }
+            Ok(None) => line.push_str("\n    ECS: deployment not found"),
+            Err(error) => {
+                tracing::warn!(event = "ecs.describe_failed", gate_id = %gate.gate_id, error = %error);
+                line.push_str("\n    ECS: state unavailable");
+            }
+        }
+    }
+    line
+}
+
+fn human_minutes(minutes: i64) -> String {
+    match minutes {
+        0 => "under a minute".to_owned(),
+        1..=59 => format!("{minutes} min"),
+        _ => format!("{} h {} min", minutes / 60, minutes % 60),
+    }
+}

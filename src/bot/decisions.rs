@@ -1,0 +1,338 @@
+//! Deciding a gate: the one path that clicks and `/deploy approve|rollback` both take.
+//!
+//! Order matters and is the security model: find the gate, check the person against the policy,
+//! count votes for a quorum, then take the create-only decision lock so that exactly one decision
+//! wins however many people click at once, then make it take effect (the decision parameter for
+//! Flow A, `ContinueServiceDeployment` for Flow B), and only then rewrite the card.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::card::AuditEvent;
+use crate::domain::gate::{Decision, GateId};
+use crate::domain::record::{GateRecord, GateStatus, Resolution};
+use crate::policy::{Action, Refusal, authorize};
+use crate::ports::{AdapterError, Created, HookAction};
+
+use super::Bot;
+
+/// Who decided, kept create-only next to the gate record: the first-decision-wins lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionLock {
+    pub decision: Decision,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What came of one person's attempt to decide.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// This attempt decided the gate.
+    Decided { decision: Decision },
+    /// An approval was counted; more are needed.
+    VoteCounted { votes: usize, quorum: u32 },
+    /// This person had already approved; more approvals are needed.
+    AlreadyVoted { votes: usize, quorum: u32 },
+    /// Someone decided first.
+    AlreadyDecided {
+        decision: Decision,
+        by: Option<String>,
+    },
+    /// The gate ended another way (timed out, resolved outside greenlight).
+    Closed { status: GateStatus },
+    /// No such gate, or its card is not greenlight's.
+    UnknownGate,
+    /// The policy says no.
+    Refused(Refusal),
+    /// A dependency failed; nothing was decided and the card keeps its buttons.
+    Failed { reason: String },
+}
+
+impl Outcome {
+    /// The sentence the person sees (ephemeral).
+    pub fn message(&self, gate: &GateId) -> String {
+        match self {
+            Outcome::Decided {
+                decision: Decision::Approved,
+            } => format!("✅ You approved `{gate}`: production traffic moves to the new revision."),
+            Outcome::Decided {
+                decision: Decision::Rejected,
+            } => format!("⏪ You rejected `{gate}`: the deployment rolls back."),
+            Outcome::VoteCounted { votes, quorum } => {
+                format!("👍 Your approval of `{gate}` is counted: {votes} of {quorum}.")
+            }
+            Outcome::AlreadyVoted { votes, quorum } => format!(
+                "You have already approved `{gate}` ({votes} of {quorum}); it needs another approver."
+            ),
+            Outcome::AlreadyDecided { decision, by } => {
+                let what = match decision {
+                    Decision::Approved => "approved (rerouted)",
+                    Decision::Rejected => "rejected (rolled back)",
+                };
+                match by {
+                    Some(user) => format!(
+                        "`{gate}` was already {what} by <@{user}>; your click changed nothing."
+                    ),
+                    None => format!(
+                        "`{gate}` was already {what} outside greenlight; your click changed nothing."
+                    ),
+                }
+            }
+            Outcome::Closed { status } => match status {
+                GateStatus::TimedOut { action, .. } => format!(
+                    "`{gate}` timed out and was {}; nothing to decide.",
+                    match action {
+                        crate::domain::gate::TimeoutAction::Rollback => "rolled back",
+                        crate::domain::gate::TimeoutAction::Continue => "continued",
+                    }
+                ),
+                GateStatus::ResolvedElsewhere { outcome, .. } => format!(
+                    "`{gate}` was resolved outside greenlight ({outcome}); nothing to decide."
+                ),
+                _ => format!("`{gate}` is closed; nothing to decide."),
+            },
+            Outcome::UnknownGate => {
+                format!("greenlight knows no open gate `{gate}`; nothing was changed.")
+            }
+            Outcome::Refused(refusal) => format!("🚫 {refusal}"),
+            Outcome::Failed { reason } => format!(
+                "⚠️ Nothing was decided: {reason}. The card keeps its buttons; try again in a moment."
+            ),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Outcome::Decided { .. } => "decided",
+            Outcome::VoteCounted { .. } => "vote_counted",
+            Outcome::AlreadyVoted { .. } => "already_voted",
+            Outcome::AlreadyDecided { .. } => "already_decided",
+            Outcome::Closed { .. } => "closed",
+            Outcome::UnknownGate => "unknown_gate",
+            Outcome::Refused(refusal) => refusal.code(),
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// Where a decision attempt came from, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Button,
+    Command,
+}
+
+impl Bot {
+    /// One person's attempt to decide a gate, with its one structured log line.
+    pub async fn decide(
+        &self,
+        gate: &GateId,
+        user: &str,
+        channel: &str,
+        action: Action,
+        via: Via,
+    ) -> Outcome {
+        let outcome = self.try_decide(gate, user, channel, action).await;
+        let via = match via {
+            Via::Button => "button",
+            Via::Command => "command",
+        };
+        match &outcome {
+            Outcome::Refused(refusal) => {
+                tracing::warn!(event = "gate.refusal", gate_id = %gate, user, channel, action = action.as_str(), via, outcome = outcome.code(), reason = %refusal)
+            }
+            Outcome::Failed { reason } => {
+                tracing::error!(event = "gate.decision", gate_id = %gate, user, channel, action = action.as_str(), via, outcome = outcome.code(), reason = %reason)
+            }
+            _ => {
+                tracing::info!(event = "gate.decision", gate_id = %gate, user, channel, action = action.as_str(), via, outcome = outcome.code())
+            }
+        }
+        outcome
+    }
+
+    async fn try_decide(
+        &self,
+        gate: &GateId,
+        user: &str,
+        channel: &str,
+        action: Action,
+    ) -> Outcome {
+        let record = match self.gates.load(gate).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Outcome::UnknownGate,
+            Err(error) => return failed("the gate store is unavailable", &error),
+        };
+        if !record.status.is_open() {
+            return match record.status {
+                GateStatus::Decided { decision, by, .. } => Outcome::AlreadyDecided {
+                    decision,
+                    by: Some(by),
+                },
+                status => Outcome::Closed { status },
+            };
+        }
+        let rule = self
+            .policy
+            .rule_for(record.cluster.as_deref(), record.service.as_deref());
+        let expected_channel = record
+            .card
+            .as_ref()
+            .map(|card| card.channel.as_str())
+            .unwrap_or("");
+        if let Err(refusal) = authorize(
+            rule,
+            user,
+            channel,
+            expected_channel,
+            action,
+            self.groups.as_ref(),
+        )
+        .await
+        {
+            return Outcome::Refused(refusal);
+        }
+        let needed = rule.map(|rule| rule.approvals_needed(action)).unwrap_or(1);
+        if needed > 1 {
+            let first_vote = match self.gates.add_vote(gate, user).await {
+                Ok(created) => created == Created::New,
+                Err(error) => return failed("could not count the vote", &error),
+            };
+            let votes = match self.gates.votes(gate).await {
+                Ok(votes) => votes,
+                Err(error) => return failed("could not count the votes", &error),
+            };
+            let count = votes.len();
+            if count < needed as usize {
+                if first_vote {
+                    if let Err(error) = self.refresh_card(&record, votes).await {
+                        tracing::warn!(event = "slack.card_update_failed", gate_id = %gate, error = %error);
+                    }
+                    self.note_in_thread(
+                        &record,
+                        &AuditEvent::Approval {
+                            by: user,
+                            votes: count,
+                            quorum: needed,
+                        },
+                    )
+                    .await;
+                    return Outcome::VoteCounted {
+                        votes: count,
+                        quorum: needed,
+                    };
+                }
+                return Outcome::AlreadyVoted {
+                    votes: count,
+                    quorum: needed,
+                };
+            }
+        }
+        self.commit(record, user, action.decision()).await
+    }
+
+    /// Takes the lock, makes the decision take effect, and closes the card.
+    async fn commit(&self, mut record: GateRecord, user: &str, decision: Decision) -> Outcome {
+        let gate = record.gate_id.clone();
+        let lock = DecisionLock {
+            decision,
+            by: user.to_owned(),
+            at: Utc::now(),
+        };
+        match self.gates.lock_decision(&gate, &lock).await {
+            Ok(Created::New) => {}
+            Ok(Created::AlreadyExisted) => {
+                return match self.gates.decision_lock(&gate).await {
+                    Ok(Some(winner)) => Outcome::AlreadyDecided {
+                        decision: winner.decision,
+                        by: Some(winner.by),
+                    },
+                    _ => Outcome::AlreadyDecided { decision, by: None },
+                };
+            }
+            Err(error) => return failed("the decision could not be recorded", &error),
+        }
+        if let Err(outcome) = self.take_effect(&record, decision).await {
+            // Nothing happened, so nothing may stay locked: release it for the next attempt.
+            if let Err(error) = self.gates.unlock_decision(&gate).await {
+                tracing::error!(event = "gate.store_failed", gate_id = %gate, error = %error, "the decision lock could not be released");
+            }
+            return outcome;
+        }
+        record.status = GateStatus::Decided {
+            decision,
+            by: user.to_owned(),
+            at: lock.at,
+        };
+        if let Err(error) = self.gates.save(&record).await {
+            tracing::error!(event = "gate.store_failed", gate_id = %gate, error = %error, "decided, but the record was not updated");
+        }
+        if let Err(error) = self.refresh_card(&record, Vec::new()).await {
+            tracing::warn!(event = "slack.card_update_failed", gate_id = %gate, error = %error);
+        }
+        self.note_in_thread(
+            &record,
+            &AuditEvent::Decided {
+                decision,
+                by: user,
+                at: lock.at,
+            },
+        )
+        .await;
+        Outcome::Decided { decision }
+    }
+
+    /// Makes a decision reach ECS: the parameter the hook polls, or the paused hook itself.
+    async fn take_effect(&self, record: &GateRecord, decision: Decision) -> Result<(), Outcome> {
+        match &record.resolution {
+            Resolution::Parameter { name } => {
+                if !name.is_under(&self.settings.decision_prefix) {
+                    return Err(Outcome::Failed {
+                        reason:
+                            "the gate's decision parameter is outside GREENLIGHT_DECISION_PREFIX"
+                                .to_owned(),
+                    });
+                }
+                match self
+                    .decisions
+                    .create(name.as_str(), decision.parameter_value())
+                    .await
+                {
+                    Ok(Created::New) => Ok(()),
+                    Ok(Created::AlreadyExisted) => {
+                        let existing = self.decisions.get(name.as_str()).await.ok().flatten();
+                        let decision = existing
+                            .as_deref()
+                            .and_then(Decision::from_parameter_value)
+                            .unwrap_or(decision);
+                        Err(Outcome::AlreadyDecided { decision, by: None })
+                    }
+                    Err(error) => Err(failed("the decision could not be written", &error)),
+                }
+            }
+            Resolution::PauseHook { hook_id } => {
+                let Some(arn) = record.service_deployment_arn.as_deref() else {
+                    return Err(Outcome::Failed {
+                        reason: "the gate names no service deployment".to_owned(),
+                    });
+                };
+                let action = match decision {
+                    Decision::Approved => HookAction::Continue,
+                    Decision::Rejected => HookAction::Rollback,
+                };
+                self.deployments
+                    .continue_hook(arn, hook_id, action)
+                    .await
+                    .map_err(|error| failed("ECS did not accept the decision", &error))
+            }
+        }
+    }
+}
+
+fn failed(reason: &str, error: &AdapterError) -> Outcome {
+    tracing::warn!(event = "gate.dependency_failed", reason, error = %error);
+    Outcome::Failed {
+        reason: reason.to_owned(),
+    }
+}

@@ -1,0 +1,274 @@
+//! The bot's settings, read from the environment and checked at start-up.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{
+    ConfigError, EnvSource, decision_prefix, optional, parse_duration, parse_or, parse_topic_arn,
+    policy_file, required,
+};
+use crate::domain::gate::ParameterName;
+
+/// A secret given either as its value (for local runs) or as the name of an SSM SecureString
+/// parameter (on AWS), so it never has to sit in the template or the repository.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Value(String),
+    Parameter(ParameterName),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Value(_) => f.write_str("Value(<redacted>)"),
+            SecretSource::Parameter(name) => write!(f, "Parameter({name})"),
+        }
+    }
+}
+
+/// Default `GREENLIGHT_SLACK_API_URL`.
+pub const SLACK_API_URL: &str = "https://slack.com/api";
+/// Default `GREENLIGHT_GATE_PREFIX`.
+pub const DEFAULT_GATE_PREFIX: &str = "/greenlight/gates";
+/// Default `GREENLIGHT_SNS_MAX_AGE`: an SNS message older than this is refused as a replay.
+pub const DEFAULT_SNS_MAX_AGE: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotSettings {
+    /// `GREENLIGHT_ALLOWED_TOPIC_ARNS`: the only topics whose messages are accepted.
+    pub allowed_topic_arns: Vec<String>,
+    /// `GREENLIGHT_SNS_CERT_DIR`: pinned SNS signing certificates.
+    pub sns_cert_dir: Option<PathBuf>,
+    /// `GREENLIGHT_SNS_MAX_AGE`.
+    pub sns_max_age: Duration,
+    /// `GREENLIGHT_SLACK_BOT_TOKEN` or `GREENLIGHT_SLACK_BOT_TOKEN_PARAM`.
+    pub slack_bot_token: SecretSource,
+    /// `GREENLIGHT_SLACK_SIGNING_SECRET` or `GREENLIGHT_SLACK_SIGNING_SECRET_PARAM`.
+    pub slack_signing_secret: SecretSource,
+    /// `GREENLIGHT_SLACK_CHANNEL`: where cards go when no policy rule names a channel.
+    pub slack_channel: Option<String>,
+    /// `GREENLIGHT_SLACK_API_URL`.
+    pub slack_api_url: String,
+    /// `GREENLIGHT_DECISION_PREFIX`: a card may only ever write under it.
+    pub decision_prefix: ParameterName,
+    /// `GREENLIGHT_GATE_PREFIX`: where gate records and votes live.
+    pub gate_prefix: ParameterName,
+    /// `GREENLIGHT_POLICY_FILE`.
+    pub policy_file: Option<PathBuf>,
+    /// `GREENLIGHT_APPROVERS`: the one-rule policy when there is no file.
+    pub approvers: Option<String>,
+}
+
+fn secret(
+    env: &dyn EnvSource,
+    value_variable: &'static str,
+    parameter_variable: &'static str,
+) -> Result<SecretSource, ConfigError> {
+    match (
+        optional(env, value_variable),
+        optional(env, parameter_variable),
+    ) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            value_variable,
+            format!("is set together with {parameter_variable}; set one or the other"),
+        )),
+        (Some(value), None) => Ok(SecretSource::Value(value)),
+        (None, Some(name)) => ParameterName::new(name)
+            .map(SecretSource::Parameter)
+            .map_err(|err| ConfigError::new(parameter_variable, err.to_string())),
+        (None, None) => Err(ConfigError::new(
+            parameter_variable,
+            format!("is required (or {value_variable} with the value itself)"),
+        )),
+    }
+}
+
+fn is_channel_id(text: &str) -> bool {
+    crate::policy::rules::is_channel_id(text)
+}
+
+impl BotSettings {
+    pub fn from_env(env: &dyn EnvSource) -> Result<BotSettings, ConfigError> {
+        let topics = required(env, "GREENLIGHT_ALLOWED_TOPIC_ARNS")?;
+        let allowed_topic_arns = topics
+            .split(',')
+            .map(str::trim)
+            .filter(|arn| !arn.is_empty())
+            .map(parse_topic_arn)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|problem| ConfigError::new("GREENLIGHT_ALLOWED_TOPIC_ARNS", problem))?;
+        if allowed_topic_arns.is_empty() {
+            return Err(ConfigError::new(
+                "GREENLIGHT_ALLOWED_TOPIC_ARNS",
+                "names no topic",
+            ));
+        }
+        let slack_channel = optional(env, "GREENLIGHT_SLACK_CHANNEL");
+        if let Some(channel) = &slack_channel
+            && !is_channel_id(channel)
+        {
+            return Err(ConfigError::new(
+                "GREENLIGHT_SLACK_CHANNEL",
+                format!(
+                    "`{channel}` is not a Slack channel ID (C… or G…; find it under the channel's details)"
+                ),
+            ));
+        }
+        let slack_api_url = parse_or(
+            env,
+            "GREENLIGHT_SLACK_API_URL",
+            SLACK_API_URL.to_owned(),
+            |text| match url::Url::parse(text) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => {
+                    Ok(text.trim_end_matches('/').to_owned())
+                }
+                _ => Err(format!("`{text}` is not an http(s) URL")),
+            },
+        )?;
+        let gate_prefix = parse_or(
+            env,
+            "GREENLIGHT_GATE_PREFIX",
+            ParameterName::new(DEFAULT_GATE_PREFIX)
+                .map_err(|err| ConfigError::new("GREENLIGHT_GATE_PREFIX", err.to_string()))?,
+            |text| ParameterName::new(text.trim_end_matches('/')).map_err(|err| err.to_string()),
+        )?;
+        let decision_prefix = decision_prefix(env)?;
+        if gate_prefix.is_under(&decision_prefix)
+            || decision_prefix.is_under(&gate_prefix)
+            || gate_prefix == decision_prefix
+        {
+            return Err(ConfigError::new(
+                "GREENLIGHT_GATE_PREFIX",
+                "must not overlap GREENLIGHT_DECISION_PREFIX: a card could otherwise overwrite gate records",
+            ));
+        }
+        Ok(BotSettings {
+            allowed_topic_arns,
+            sns_cert_dir: optional(env, "GREENLIGHT_SNS_CERT_DIR").map(PathBuf::from),
+            sns_max_age: parse_or(env, "GREENLIGHT_SNS_MAX_AGE", DEFAULT_SNS_MAX_AGE, |text| {
+                let age = parse_duration(text)?;
+                if age < Duration::from_secs(60) {
+                    return Err(format!("`{text}` is too short; SNS retries for minutes"));
+                }
+                Ok(age)
+            })?,
+            slack_bot_token: secret(
+                env,
+                "GREENLIGHT_SLACK_BOT_TOKEN",
+                "GREENLIGHT_SLACK_BOT_TOKEN_PARAM",
+            )?,
+            slack_signing_secret: secret(
+                env,
+                "GREENLIGHT_SLACK_SIGNING_SECRET",
+                "GREENLIGHT_SLACK_SIGNING_SECRET_PARAM",
+            )?,
+            slack_channel,
+            slack_api_url,
+            decision_prefix,
+            gate_prefix,
+            policy_file: policy_file(env),
+            approvers: optional(env, "GREENLIGHT_APPROVERS"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn base() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            (
+                "GREENLIGHT_ALLOWED_TOPIC_ARNS",
+                "arn:aws:sns:us-east-1:123456789012:gates",
+            ),
+            (
+                "GREENLIGHT_SLACK_BOT_TOKEN_PARAM",
+                "/greenlight/slack/bot-token",
+            ),
+            ("GREENLIGHT_SLACK_SIGNING_SECRET", "s3cret"),
+            ("GREENLIGHT_SLACK_CHANNEL", "C0123456789"),
+        ])
+    }
+
+    #[test]
+    fn reads_a_complete_configuration() {
+        let settings = BotSettings::from_env(&base()).unwrap();
+        assert_eq!(
+            settings.allowed_topic_arns,
+            vec!["arn:aws:sns:us-east-1:123456789012:gates"]
+        );
+        assert_eq!(settings.slack_api_url, "https://slack.com/api");
+        assert_eq!(settings.gate_prefix.as_str(), "/greenlight/gates");
+        assert_eq!(settings.sns_max_age, Duration::from_secs(3600));
+        assert!(matches!(
+            settings.slack_bot_token,
+            SecretSource::Parameter(_)
+        ));
+        assert_eq!(
+            format!("{:?}", settings.slack_signing_secret),
+            "Value(<redacted>)"
+        );
+    }
+
+    #[test]
+    fn each_problem_names_its_variable() {
+        let cases: &[(&'static str, Option<&'static str>, &'static str)] = &[
+            (
+                "GREENLIGHT_ALLOWED_TOPIC_ARNS",
+                None,
+                "GREENLIGHT_ALLOWED_TOPIC_ARNS",
+            ),
+            (
+                "GREENLIGHT_ALLOWED_TOPIC_ARNS",
+                Some("arn:aws:sqs:us-east-1:123456789012:q"),
+                "GREENLIGHT_ALLOWED_TOPIC_ARNS",
+            ),
+            (
+                "GREENLIGHT_SLACK_BOT_TOKEN_PARAM",
+                None,
+                "GREENLIGHT_SLACK_BOT_TOKEN_PARAM",
+            ),
+            (
+                "GREENLIGHT_SLACK_BOT_TOKEN",
+                Some("xoxb-1"),
+                "GREENLIGHT_SLACK_BOT_TOKEN",
+            ),
+            (
+                "GREENLIGHT_SLACK_CHANNEL",
+                Some("#deploys"),
+                "GREENLIGHT_SLACK_CHANNEL",
+            ),
+            (
+                "GREENLIGHT_SLACK_API_URL",
+                Some("slack"),
+                "GREENLIGHT_SLACK_API_URL",
+            ),
+            (
+                "GREENLIGHT_GATE_PREFIX",
+                Some("/greenlight/decisions/gates"),
+                "GREENLIGHT_GATE_PREFIX",
+            ),
+            (
+                "GREENLIGHT_SNS_MAX_AGE",
+                Some("5s"),
+                "GREENLIGHT_SNS_MAX_AGE",
+            ),
+        ];
+        for (variable, value, named) in cases {
+            let mut env = base();
+            match value {
+                Some(value) => {
+                    env.insert(variable, value);
+                }
+                None => {
+                    env.remove(variable);
+                }
+            }
+            let err = BotSettings::from_env(&env).unwrap_err();
+            assert_eq!(err.variable, *named, "{err}");
+        }
+    }
+}

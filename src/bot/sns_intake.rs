@@ -1,0 +1,314 @@
+//! `POST /sns`: signed SNS deliveries from the gate topic.
+//!
+//! Verification comes first and decides the status alone (400 malformed, 403 refused, 503 when the
+//! certificate could not be fetched). Only a verified message is read, and only a gate request
+//! whose decision parameter lies under `GREENLIGHT_DECISION_PREFIX` ever becomes a card.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use chrono::Utc;
+
+use crate::card::AuditEvent;
+use crate::domain::deployment::ServiceDeploymentArn;
+use crate::domain::notification::{
+    EcsEvent, GateEvent, GateFollowUp, GateRequest, TopicMessage, classify,
+};
+use crate::domain::record::{CardLocation, GateRecord, GateStatus};
+use crate::ports::Created;
+use crate::slack::api::OutgoingMessage;
+use crate::sns::verify::{SnsEnvelope, SnsMessageType};
+
+use super::Bot;
+use super::error::BotError;
+use super::router::read_body;
+
+/// Longest text posted for a message greenlight does not otherwise understand.
+const PLAIN_TEXT_MAX: usize = 2900;
+
+pub async fn receive(State(bot): State<Arc<Bot>>, body: Body) -> Result<String, BotError> {
+    let body = read_body(body).await?;
+    let envelope = match bot.sns.verify(&body, Utc::now()).await {
+        Ok(envelope) => envelope,
+        Err(refusal) => {
+            tracing::warn!(event = "sns.refused", code = refusal.code(), detail = %refusal, status = refusal.status().as_u16());
+            let reason = refusal.reason();
+            return Err(match refusal.status().as_u16() {
+                400 => BotError::BadRequest(reason),
+                503 => BotError::Unavailable(reason),
+                _ => BotError::Forbidden(reason),
+            });
+        }
+    };
+    match envelope.message_type {
+        SnsMessageType::SubscriptionConfirmation => confirm(&bot, &envelope).await,
+        SnsMessageType::UnsubscribeConfirmation => {
+            tracing::warn!(event = "sns.unsubscribed", topic = %envelope.topic_arn, message_id = %envelope.message_id, "the topic says greenlight was unsubscribed; no more gate requests will arrive");
+            Ok("unsubscribe noted\n".to_owned())
+        }
+        SnsMessageType::Notification => notification(&bot, &envelope).await,
+    }
+}
+
+/// Confirms through the API with the token, never by fetching a URL from the request.
+async fn confirm(bot: &Bot, envelope: &SnsEnvelope) -> Result<String, BotError> {
+    let Some(token) = envelope.token.as_deref() else {
+        return Err(BotError::BadRequest(
+            "subscription confirmation without a Token".to_owned(),
+        ));
+    };
+    match bot.subscriptions.confirm(&envelope.topic_arn, token).await {
+        Ok(()) => {
+            tracing::info!(event = "sns.subscription_confirmed", topic = %envelope.topic_arn);
+            Ok("subscription confirmed\n".to_owned())
+        }
+        Err(error) => {
+            tracing::error!(event = "sns.confirmation_failed", topic = %envelope.topic_arn, error = %error);
+            Err(BotError::Unavailable(
+                "could not confirm the subscription".to_owned(),
+            ))
+        }
+    }
+}
+
+async fn notification(bot: &Bot, envelope: &SnsEnvelope) -> Result<String, BotError> {
+    let message = match classify(&envelope.message) {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::warn!(event = "sns.gate_refused", message_id = %envelope.message_id, reason = %error);
+            return Err(BotError::Forbidden(format!(
+                "gate request refused: {error}"
+            )));
+        }
+    };
+    match message {
+        TopicMessage::GateRequest(request) => open_gate(bot, envelope, &request).await,
+        TopicMessage::FollowUp(follow_up) => follow_up_gate(bot, &follow_up).await,
+        TopicMessage::EcsEvent(event) => ecs_event(bot, envelope, &event).await,
+        TopicMessage::Plain(text) => {
+            let text = match &envelope.subject {
+                Some(subject) => format!("*{subject}*\n{text}"),
+                None => text,
+            };
+            post_plain(bot, &text, None).await
+        }
+    }
+}
+
+async fn open_gate(
+    bot: &Bot,
+    envelope: &SnsEnvelope,
+    request: &GateRequest,
+) -> Result<String, BotError> {
+    if !request
+        .parameter_name
+        .is_under(&bot.settings.decision_prefix)
+    {
+        tracing::warn!(event = "sns.gate_refused", message_id = %envelope.message_id, parameter = %request.parameter_name, prefix = %bot.settings.decision_prefix, reason = "outside_decision_prefix");
+        return Err(BotError::Forbidden(
+            "gate request refused: its decision parameter is outside GREENLIGHT_DECISION_PREFIX"
+                .to_owned(),
+        ));
+    }
+    let mut record = GateRecord::from_request(request);
+    let Some(channel) = bot.channel_for(record.cluster.as_deref(), record.service.as_deref())
+    else {
+        tracing::error!(event = "gate.no_channel", gate_id = %record.gate_id, "no policy rule or GREENLIGHT_SLACK_CHANNEL names a channel for this gate");
+        return Err(BotError::Forbidden(
+            "no channel is configured for this gate".to_owned(),
+        ));
+    };
+    match bot.gates.create(&record).await {
+        Ok(Created::New) => {}
+        Ok(Created::AlreadyExisted) => {
+            tracing::info!(event = "gate.duplicate", gate_id = %record.gate_id, message_id = %envelope.message_id);
+            return Ok("gate already carded\n".to_owned());
+        }
+        Err(error) => {
+            tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error);
+            return Err(BotError::Unavailable(
+                "could not record the gate".to_owned(),
+            ));
+        }
+    }
+    let card = bot.render(&record, Vec::new()).into_message(channel);
+    let posted = match bot.slack.post_message(&card).await {
+        Ok(posted) => posted,
+        Err(error) => {
+            // Forget the gate so a redelivery can post it; only a retryable failure asks for one.
+            if let Err(cleanup) = bot.gates.delete(&record.gate_id).await {
+                tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %cleanup);
+            }
+            tracing::error!(event = "gate.card_failed", gate_id = %record.gate_id, slack_error = %error.code, retryable = error.retryable);
+            return if error.retryable {
+                Err(BotError::Unavailable(
+                    "Slack is unavailable; deliver again".to_owned(),
+                ))
+            } else {
+                Ok(format!("card not posted: Slack said {}\n", error.code))
+            };
+        }
+    };
+    record.card = Some(CardLocation {
+        channel: posted.channel,
+        ts: posted.ts,
+    });
+    if let Err(error) = bot.gates.save(&record).await {
+        tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error, "the card is posted but its location was not saved");
+    }
+    if let (Some(cluster), Some(service)) = (&record.cluster, &record.service)
+        && let Err(error) = bot
+            .gates
+            .index_service(cluster, service, &record.gate_id)
+            .await
+    {
+        tracing::warn!(event = "gate.index_failed", gate_id = %record.gate_id, error = %error);
+    }
+    tracing::info!(event = "gate.carded", gate_id = %record.gate_id, cluster = record.cluster.as_deref().unwrap_or(""), service = record.service.as_deref().unwrap_or(""), stage = record.stage.map(|s| s.as_str()).unwrap_or(""), parameter = %request.parameter_name, outcome = "posted");
+    Ok("card posted\n".to_owned())
+}
+
+async fn follow_up_gate(bot: &Bot, follow_up: &GateFollowUp) -> Result<String, BotError> {
+    let record = match bot.gates.load(&follow_up.gate_id).await {
+        Ok(Some(record)) => record,
+        Ok(None) => {
+            let GateEvent::TimedOut { action } = follow_up.event;
+            let text = format!(
+                "⏰ Gate `{}` timed out; the deployment was {}.",
+                follow_up.gate_id,
+                past_tense(action)
+            );
+            return post_plain(bot, &text, None).await;
+        }
+        Err(error) => {
+            tracing::error!(event = "gate.store_failed", gate_id = %follow_up.gate_id, error = %error);
+            return Err(BotError::Unavailable("could not read the gate".to_owned()));
+        }
+    };
+    if !record.status.is_open() {
+        return Ok("gate already closed\n".to_owned());
+    }
+    let GateEvent::TimedOut { action } = follow_up.event;
+    let mut record = record;
+    record.status = GateStatus::TimedOut {
+        action,
+        at: follow_up.at,
+    };
+    if let Err(error) = bot.gates.save(&record).await {
+        tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error);
+        return Err(BotError::Unavailable(
+            "could not update the gate".to_owned(),
+        ));
+    }
+    tracing::info!(event = "gate.timed_out", gate_id = %record.gate_id, action = action.as_str());
+    if let Err(error) = bot.refresh_card(&record, Vec::new()).await {
+        tracing::warn!(event = "slack.card_update_failed", gate_id = %record.gate_id, error = %error);
+    }
+    bot.note_in_thread(
+        &record,
+        &AuditEvent::TimedOut {
+            action,
+            at: follow_up.at,
+        },
+    )
+    .await;
+    Ok("card updated\n".to_owned())
+}
+
+fn past_tense(action: crate::domain::gate::TimeoutAction) -> &'static str {
+    match action {
+        crate::domain::gate::TimeoutAction::Rollback => "rolled back",
+        crate::domain::gate::TimeoutAction::Continue => "continued",
+    }
+}
+
+/// Where an ECS event belongs: the cluster and service it is about.
+fn event_service(event: &EcsEvent) -> Option<(String, String)> {
+    if let Some(arn) = event
+        .detail
+        .get("serviceDeploymentArn")
+        .and_then(|v| v.as_str())
+        && let Ok(arn) = arn.parse::<ServiceDeploymentArn>()
+    {
+        return Some((arn.cluster().to_owned(), arn.service().to_owned()));
+    }
+    event.resources.iter().find_map(|resource| {
+        let path = resource.split_once(":service/")?.1;
+        let (cluster, service) = path.split_once('/')?;
+        Some((cluster.to_owned(), service.to_owned()))
+    })
+}
+
+async fn ecs_event(
+    bot: &Bot,
+    envelope: &SnsEnvelope,
+    event: &EcsEvent,
+) -> Result<String, BotError> {
+    let name = event
+        .detail
+        .get("eventName")
+        .and_then(|v| v.as_str())
+        .unwrap_or("event");
+    let reason = event.detail.get("reason").and_then(|v| v.as_str());
+    let record = match event_service(event) {
+        Some((cluster, service)) => match bot.gates.latest_for_service(&cluster, &service).await {
+            Ok(record) => record,
+            Err(error) => {
+                tracing::warn!(event = "gate.store_failed", error = %error, message_id = %envelope.message_id);
+                None
+            }
+        },
+        None => None,
+    };
+    match record {
+        Some(record) if record.card.is_some() => {
+            bot.note_in_thread(
+                &record,
+                &AuditEvent::Deployment {
+                    status: name,
+                    reason,
+                },
+            )
+            .await;
+            Ok("noted in the gate's thread\n".to_owned())
+        }
+        _ => {
+            let mut text = format!("*{}*: `{name}`", event.detail_type);
+            if let Some((cluster, service)) = event_service(event) {
+                text.push_str(&format!(" for {service} in {cluster}"));
+            }
+            if let Some(reason) = reason {
+                text.push_str(&format!(" — {reason}"));
+            }
+            post_plain(bot, &text, None).await
+        }
+    }
+}
+
+/// Posts what greenlight does not otherwise understand, so nothing on the topic is lost.
+async fn post_plain(bot: &Bot, text: &str, thread_ts: Option<String>) -> Result<String, BotError> {
+    let Some(channel) = bot.settings.slack_channel.clone() else {
+        tracing::warn!(
+            event = "sns.unrouted",
+            "no GREENLIGHT_SLACK_CHANNEL for a message that is not a gate"
+        );
+        return Ok("no default channel; message logged only\n".to_owned());
+    };
+    let clipped: String = text.chars().take(PLAIN_TEXT_MAX).collect();
+    let mut message = OutgoingMessage::text(channel, crate::card::escape(&clipped));
+    message.thread_ts = thread_ts;
+    match bot.slack.post_message(&message).await {
+        Ok(_) => Ok("posted\n".to_owned()),
+        Err(error) if error.retryable => {
+            tracing::error!(event = "slack.post_failed", error = %error);
+            Err(BotError::Unavailable(
+                "Slack is unavailable; deliver again".to_owned(),
+            ))
+        }
+        Err(error) => {
+            tracing::error!(event = "slack.post_failed", error = %error);
+            Ok(format!("not posted: Slack said {}\n", error.code))
+        }
+    }
+}
