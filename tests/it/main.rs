@@ -4,4 +4,5 @@
 mod binary;
 mod hook;
 mod slack;
+mod sns_intake;
 mod support;

@@ -1,0 +1,354 @@
+//! `TestBot`: the real bot router wired to moto (SSM, SNS), the Slack double and the ECS double,
+//! with helpers that sign requests exactly as SNS and Slack sign them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use bytes::Bytes;
+use chrono::Utc;
+use greenlight::aws::ecs::EcsDeployments;
+use greenlight::aws::sns::SnsSubscriptions;
+use greenlight::aws::ssm::SsmParameterStore;
+use greenlight::bot::gates::GateStore;
+use greenlight::bot::{Bot, BotSettings, SlackGroups};
+use greenlight::policy::CachedGroups;
+use greenlight::ports::{AdapterError, ParameterStore};
+use greenlight::slack::signature::{SlackRequestVerifier, signed_headers};
+use greenlight::sns::certificates::{CertificateFetcher, CertificateStore, SigningCertUrl};
+use greenlight::sns::signer::SnsSigner;
+use greenlight::sns::verify::{SignatureVersion, SnsVerifier};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::ecs_double::EcsDouble;
+use super::moto::{self, ACCOUNT, REGION};
+use super::slack_double::{SlackDouble, TOKEN};
+
+pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789";
+pub const CHANNEL: &str = "C0DEPLOYS1";
+pub const ALICE: &str = "U0ALICE001";
+pub const BOB: &str = "U0BOB00001";
+pub const MALLORY: &str = "U0MALLORY1";
+pub const SRE_GROUP: &str = "S0SRETEAM1";
+
+/// Fetches moto's SNS signing certificate the way moto serves it: from its own endpoint, to a
+/// request carrying a SigV4-looking Authorization header that names `sns`.
+pub struct MotoCertificates;
+
+#[async_trait]
+impl CertificateFetcher for MotoCertificates {
+    async fn fetch(&self, url: &SigningCertUrl) -> Result<Bytes, AdapterError> {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Empty<Bytes>>();
+        let request = Request::get(format!("{}/{}", moto::moto_url(), url.file_name()))
+            .header("authorization", "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0")
+            .body(http_body_util::Empty::new())
+            .map_err(|e| AdapterError::permanent("test", e.to_string()))?;
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| AdapterError::retryable("test", e.to_string()))?;
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| AdapterError::retryable("test", e.to_string()))?;
+        Ok(body.to_bytes())
+    }
+}
+
+pub struct Options {
+    /// `GREENLIGHT_APPROVERS`, unless `policy` is set.
+    pub approvers: &'static str,
+    /// A policy file's text.
+    pub policy: Option<String>,
+    /// Point SSM at this endpoint instead of moto (a closed port simulates an outage).
+    pub ssm_endpoint: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            approvers: "U0ALICE001,U0BOB00001,S0SRETEAM1",
+            policy: None,
+            ssm_endpoint: None,
+        }
+    }
+}
+
+pub struct TestBot {
+    pub bot: Arc<Bot>,
+    pub app: Router,
+    pub slack: SlackDouble,
+    pub ecs: EcsDouble,
+    pub ssm: aws_sdk_ssm::Client,
+    pub topic_arn: String,
+    pub signer: SnsSigner,
+    pub decision_prefix: String,
+    pub gate_prefix: String,
+    _policy_dir: Option<tempfile::TempDir>,
+}
+
+impl TestBot {
+    pub async fn start() -> TestBot {
+        TestBot::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> TestBot {
+        let config = moto::sdk_config().await;
+        let topic_arn = moto::create_topic(&config, &moto::unique("bot")).await;
+        let slack = SlackDouble::start().await;
+        slack.set_group(SRE_GROUP, &["U0CAROL001"]);
+        let ecs = EcsDouble::start().await;
+        let root = moto::unique("glbot");
+        let decision_prefix = format!("/{root}/decisions");
+        let gate_prefix = format!("/{root}/gates");
+        let policy_dir = options.policy.as_ref().map(|text| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::write(dir.path().join("policy.toml"), text).expect("write policy");
+            dir
+        });
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("GREENLIGHT_ALLOWED_TOPIC_ARNS".into(), topic_arn.clone()),
+            ("GREENLIGHT_SLACK_BOT_TOKEN".into(), TOKEN.into()),
+            (
+                "GREENLIGHT_SLACK_SIGNING_SECRET".into(),
+                SIGNING_SECRET.into(),
+            ),
+            ("GREENLIGHT_SLACK_CHANNEL".into(), CHANNEL.into()),
+            ("GREENLIGHT_SLACK_API_URL".into(), slack.base_url.clone()),
+            ("GREENLIGHT_DECISION_PREFIX".into(), decision_prefix.clone()),
+            ("GREENLIGHT_GATE_PREFIX".into(), gate_prefix.clone()),
+        ]);
+        match &policy_dir {
+            Some(dir) => {
+                env.insert(
+                    "GREENLIGHT_POLICY_FILE".into(),
+                    dir.path().join("policy.toml").display().to_string(),
+                );
+            }
+            None => {
+                env.insert("GREENLIGHT_APPROVERS".into(), options.approvers.into());
+            }
+        }
+        let settings = BotSettings::from_env(&env).expect("bot settings");
+        let policy = greenlight::wiring::bot_policy(&settings).expect("policy");
+        let ssm_config = match &options.ssm_endpoint {
+            Some(endpoint) => moto::sdk_config_at(endpoint).await,
+            None => config.clone(),
+        };
+        let store: Arc<dyn ParameterStore> = Arc::new(SsmParameterStore::new(
+            aws_sdk_ssm::Client::new(&ssm_config),
+        ));
+        let signer = SnsSigner::new(REGION).expect("signer");
+        let certificates = CertificateStore::new(Arc::new(MotoCertificates));
+        signer.pin_into(&certificates).expect("pin");
+        let slack_api: Arc<dyn greenlight::slack::api::SlackApi> = Arc::new(slack.client());
+        let ecs_config = moto::sdk_config_at(&ecs.url).await;
+        let bot = Arc::new(Bot {
+            sns: SnsVerifier::new(
+                settings.allowed_topic_arns.clone(),
+                settings.sns_max_age,
+                Arc::new(certificates),
+            ),
+            slack_requests: SlackRequestVerifier::new(SIGNING_SECRET),
+            groups: Arc::new(CachedGroups::new(SlackGroups::new(Arc::clone(&slack_api)))),
+            slack: slack_api,
+            gates: GateStore::new(Arc::clone(&store), settings.gate_prefix.clone()),
+            decisions: store,
+            policy,
+            subscriptions: Arc::new(SnsSubscriptions::new(aws_sdk_sns::Client::new(&config))),
+            deployments: Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(&ecs_config))),
+            settings,
+        });
+        let app = greenlight::bot::app(Arc::clone(&bot));
+        TestBot {
+            bot,
+            app,
+            slack,
+            ecs,
+            ssm: aws_sdk_ssm::Client::new(&config),
+            topic_arn,
+            signer,
+            decision_prefix,
+            gate_prefix,
+            _policy_dir: policy_dir,
+        }
+    }
+
+    /// Serves the router on a loopback port and returns its base URL.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = self.app.clone();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    /// Sends one request through the router.
+    pub async fn request(&self, request: Request<Body>) -> (StatusCode, String) {
+        let response = self.app.clone().oneshot(request).await.expect("router");
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    pub async fn post(&self, path: &str, body: impl Into<Body>) -> (StatusCode, String) {
+        self.request(Request::post(path).body(body.into()).expect("request"))
+            .await
+    }
+
+    /// An SNS notification of `message`, signed as SNS signs it (SignatureVersion 2).
+    pub fn sns_notification(&self, message: &str) -> String {
+        self.signer
+            .notification(
+                &self.topic_arn,
+                message,
+                None,
+                Utc::now(),
+                SignatureVersion::V2Sha256,
+            )
+            .expect("sign")
+    }
+
+    /// A gate request as greenlight's hook publishes it, for a deployment of `web` in `cluster`.
+    pub fn gate_request(&self, cluster: &str) -> (String, String) {
+        let deployment =
+            format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{cluster}/web/dep1");
+        let parameter = format!(
+            "{}/{cluster}/web/dep1/POST_TEST_TRAFFIC_SHIFT",
+            self.decision_prefix
+        );
+        let gate = greenlight::domain::gate::GateId::for_hook(
+            &deployment.parse().expect("arn"),
+            greenlight::domain::stage::LifecycleStage::PostTestTrafficShift,
+        );
+        let now = Utc::now();
+        let message = json!({
+            "version": "1.0",
+            "source": "custom",
+            "content": {"textType": "client-markdown", "title": "web: reroute production traffic?", "description": "Test traffic is on the new revision."},
+            "metadata": {"enableCustomActions": true, "additionalContext": {
+                "ActionGroup": "greenlight", "parameterName": parameter, "region": REGION,
+                "gateId": gate.as_str(), "cluster": cluster, "service": "web",
+                "serviceDeploymentArn": deployment, "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+                "targetRevision": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{cluster}/web/2"),
+                "sourceRevisions": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{cluster}/web/1"),
+                "requestedAt": now.to_rfc3339(), "deadline": (now + chrono::Duration::hours(23)).to_rfc3339(),
+                "timeoutAction": "ROLLBACK", "consoleUrl": "https://console.example/ecs"
+            }}
+        });
+        (gate.to_string(), message.to_string())
+    }
+
+    /// Opens a gate through `/sns` and returns (gate id, decision parameter).
+    pub async fn open_gate(&self, cluster: &str) -> (String, String) {
+        let (gate, message) = self.gate_request(cluster);
+        let (status, body) = self.post("/sns", self.sns_notification(&message)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let parameter = format!(
+            "{}/{cluster}/web/dep1/POST_TEST_TRAFFIC_SHIFT",
+            self.decision_prefix
+        );
+        (gate, parameter)
+    }
+
+    /// A Slack request to `path`, signed with the bot's signing secret now.
+    pub fn slack_request(&self, path: &str, body: String) -> Request<Body> {
+        let headers = signed_headers(SIGNING_SECRET, Utc::now(), body.as_bytes());
+        let mut request = Request::post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        request.headers_mut().extend(headers);
+        request
+    }
+
+    /// The form body of a click on a card button.
+    pub fn click_body(user: &str, channel: &str, action_id: &str, value: &str) -> String {
+        let payload = json!({
+            "type": "block_actions",
+            "user": {"id": user, "username": "someone"},
+            "channel": {"id": channel, "name": "deploys"},
+            "actions": [{"action_id": action_id, "block_id": "gate", "value": value, "type": "button"}],
+            "response_url": "https://hooks.slack.invalid/actions/1",
+            "trigger_id": "1.2.3"
+        });
+        serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form")
+    }
+
+    /// Clicks a card button, signed; returns the status.
+    pub async fn click(&self, user: &str, action_id: &str, gate: &str) -> StatusCode {
+        let body = Self::click_body(user, CHANNEL, action_id, gate);
+        self.request(self.slack_request("/slack/interactions", body))
+            .await
+            .0
+    }
+
+    /// Runs `/deploy <text>`, signed; returns the ephemeral answer's text.
+    pub async fn command(&self, user: &str, text: &str) -> (StatusCode, Value) {
+        let body = serde_urlencoded::to_string([
+            ("command", "/deploy"),
+            ("text", text),
+            ("user_id", user),
+            ("channel_id", CHANNEL),
+            ("team_id", "T0TEAM0001"),
+            ("response_url", "https://hooks.slack.invalid/commands/1"),
+        ])
+        .expect("form");
+        let (status, body) = self
+            .request(self.slack_request("/slack/commands", body))
+            .await;
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
+    }
+
+    /// The decision parameter's value, if any.
+    pub async fn parameter(&self, name: &str) -> Option<String> {
+        self.ssm
+            .get_parameter()
+            .name(name)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.parameter)
+            .and_then(|p| p.value)
+    }
+
+    /// Every parameter under both prefixes: what the bot has written.
+    pub async fn written(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for prefix in [&self.decision_prefix, &self.gate_prefix] {
+            let out = self
+                .ssm
+                .get_parameters_by_path()
+                .path(prefix.as_str())
+                .recursive(true)
+                .send()
+                .await
+                .expect("list");
+            names.extend(
+                out.parameters
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| p.name),
+            );
+        }
+        names
+    }
+}
