@@ -3,6 +3,7 @@
 
 mod binary;
 mod hook;
+mod manifest;
 mod slack;
 mod sns_intake;
 mod support;
