@@ -454,3 +454,39 @@ impl HookJson for Hook {
         serde_json::to_value(self.handle(payload, None).await).expect("json")
     }
 }
+
+#[tokio::test]
+async fn a_policy_rule_sets_the_gate_timeout_and_action() {
+    let fixture = Fixture::new(&[]).await;
+    let policy = greenlight::policy::Policy::parse(
+        "policy.toml",
+        &format!(
+            "[[rule]]\nname = \"this cluster\"\nclusters = [\"{}\"]\napprovers = [\"U0ALICE001\"]\ngate_timeout = \"2h\"\ntimeout_action = \"CONTINUE\"\n",
+            fixture.cluster
+        ),
+    )
+    .expect("policy");
+    let hook = Hook::new(
+        fixture.hook.settings().clone(),
+        Arc::new(SsmParameterStore::new(fixture.ssm.clone())),
+        Arc::new(SnsTopic::new(
+            aws_sdk_sns::Client::new(&moto::sdk_config().await),
+            fixture.hook.settings().sns_topic_arn.clone(),
+        )),
+        Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(
+            &moto::sdk_config_at(&fixture.ecs.url).await,
+        ))),
+    )
+    .with_timeout_rules(Arc::new(policy));
+    let response = hook.hook_response(&fixture.payload(None)).await;
+    let marker = &response["hookDetails"]["greenlight"];
+    assert_eq!(marker["timeoutAction"], "CONTINUE");
+    let messages = fixture.published.wait_for_messages(1).await;
+    let context = &messages[0]["metadata"]["additionalContext"];
+    let requested =
+        chrono::DateTime::parse_from_rfc3339(context["requestedAt"].as_str().unwrap()).unwrap();
+    let deadline =
+        chrono::DateTime::parse_from_rfc3339(context["deadline"].as_str().unwrap()).unwrap();
+    assert_eq!((deadline - requested).num_minutes(), 120);
+    assert_eq!(context["timeoutAction"], "CONTINUE");
+}
