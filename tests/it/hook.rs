@@ -490,3 +490,32 @@ async fn a_policy_rule_sets_the_gate_timeout_and_action() {
     assert_eq!((deadline - requested).num_minutes(), 120);
     assert_eq!(context["timeoutAction"], "CONTINUE");
 }
+
+#[tokio::test]
+async fn a_marker_from_another_stage_opens_a_new_gate() {
+    let fixture = Fixture::new(&[(
+        "GREENLIGHT_GATED_STAGES",
+        "POST_TEST_TRAFFIC_SHIFT,PRE_PRODUCTION_TRAFFIC_SHIFT",
+    )])
+    .await;
+    let details = fixture.open().await;
+    let mut later = fixture.payload(Some(details.clone()));
+    later["lifecycleStage"] = json!("PRE_PRODUCTION_TRAFFIC_SHIFT");
+    let response = fixture.hook.hook_response(&later).await;
+    assert_eq!(response["hookStatus"], "IN_PROGRESS");
+    assert_ne!(
+        response["hookDetails"]["greenlight"]["gateId"],
+        details["greenlight"]["gateId"]
+    );
+    assert!(
+        response["hookDetails"]["greenlight"]["parameterName"]
+            .as_str()
+            .unwrap()
+            .ends_with("/PRE_PRODUCTION_TRAFFIC_SHIFT")
+    );
+    assert_eq!(
+        fixture.published.wait_for_messages(2).await.len(),
+        2,
+        "a second gate request"
+    );
+}
