@@ -5,4 +5,5 @@ mod binary;
 mod hook;
 mod slack;
 mod sns_intake;
+mod sns_refusals;
 mod support;
