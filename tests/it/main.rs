@@ -3,6 +3,7 @@
 
 mod binary;
 mod hook;
+mod router;
 mod slack;
 mod sns_intake;
 mod sns_refusals;
