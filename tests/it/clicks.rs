@@ -515,3 +515,42 @@ async fn without_approvers_the_card_fails_closed_and_reroute_is_refused() {
     assert_eq!(told.len(), 1);
     assert!(told[0].contains("no approver is configured"), "{}", told[0]);
 }
+
+/// Two approvers of a quorum-two gate click close together, and Slack is slow to apply the first
+/// click's "1 of 2" redraw: that redraw lands after the second click closed the card. The card
+/// must still end up closed, not back to "1 of 2" with live buttons on a decided gate.
+#[tokio::test]
+async fn a_slow_vote_redraw_does_not_reopen_a_decided_card() {
+    let bot = TestBot::with(quorum_two()).await;
+    let (gate, parameter) = bot.open_gate("slowvote").await;
+    bot.slack.fail_next(
+        "chat.update",
+        crate::support::slack_double::Failure::Delay(std::time::Duration::from_millis(800)),
+        1,
+    );
+    let first = bot.click(ALICE, REROUTE_ACTION_ID, &gate);
+    let second = async {
+        // Wait until Alice's redraw is in flight at Slack, then Bob decides.
+        for _ in 0..100 {
+            if !bot.slack.calls("chat.update").is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            bot.slack.calls("chat.update").len(),
+            1,
+            "Alice's redraw started"
+        );
+        bot.click(BOB, REROUTE_ACTION_ID, &gate).await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!((first, second), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(bot.parameter(&parameter).await.as_deref(), Some("approved"));
+    let (text, blocks) = card_now(&bot, &gate).await;
+    assert!(
+        !has_buttons(&blocks),
+        "the decided card has no buttons: {text}"
+    );
+    assert!(text.contains(&format!("Rerouted by <@{BOB}>")), "{text}");
+}
