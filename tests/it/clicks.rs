@@ -554,3 +554,77 @@ async fn a_slow_vote_redraw_does_not_reopen_a_decided_card() {
     );
     assert!(text.contains(&format!("Rerouted by <@{BOB}>")), "{text}");
 }
+
+/// The gate id on the Reroute button of the `index`-th card posted.
+fn button_gate(bot: &TestBot, index: usize) -> String {
+    let posts = bot.slack.calls("chat.postMessage");
+    let blocks = posts[index].body["blocks"]
+        .as_array()
+        .expect("blocks")
+        .clone();
+    blocks
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["action_id"] == REROUTE_ACTION_ID)
+        .and_then(|e| e["value"].as_str().map(str::to_owned))
+        .expect("a Reroute button")
+}
+
+/// A do-it-yourself recipe hook names the same decision parameter for every deployment and
+/// deletes it once it has read the decision. The next deployment's request must get a card of its
+/// own that can be decided, while a redelivery of one request still makes one card.
+#[tokio::test]
+async fn each_recipe_request_gets_its_own_gate_though_the_parameter_is_the_same() {
+    let bot = TestBot::start().await;
+    let parameter = format!("{}/blue-green/approval", bot.decision_prefix);
+    let message = serde_json::json!({"version": "1.0", "source": "custom",
+        "content": {"textType": "client-markdown", "title": "Approve the production shift?", "description": "The recipe's hook is waiting."},
+        "metadata": {"enableCustomActions": true, "additionalContext": {"ActionGroup": "ecs-approval", "parameterName": parameter, "region": "us-east-1"}}})
+    .to_string();
+
+    let first = bot.sns_notification(&message);
+    assert_eq!(bot.post("/sns", first.clone()).await.0, StatusCode::OK);
+    assert_eq!(
+        bot.post("/sns", first).await.0,
+        StatusCode::OK,
+        "redelivery"
+    );
+    assert_eq!(
+        bot.slack.calls("chat.postMessage").len(),
+        1,
+        "one card per request"
+    );
+    let gate = button_gate(&bot, 0);
+    assert_eq!(
+        bot.click(ALICE, REROUTE_ACTION_ID, &gate).await,
+        StatusCode::OK
+    );
+    assert_eq!(bot.parameter(&parameter).await.as_deref(), Some("approved"));
+    // The recipe's hook reads the decision and deletes it.
+    bot.ssm
+        .delete_parameter()
+        .name(&parameter)
+        .send()
+        .await
+        .expect("the hook deletes the decision");
+
+    // The next deployment: the same notification, published again.
+    let (status, text) = bot.post("/sns", bot.sns_notification(&message)).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let posts = bot.slack.calls("chat.postMessage");
+    let cards: Vec<_> = posts
+        .iter()
+        .filter(|p| p.body.get("thread_ts").is_none())
+        .collect();
+    assert_eq!(cards.len(), 2, "a new card for the new request: {text}");
+    let second = button_gate(&bot, posts.len() - 1);
+    assert_ne!(second, gate, "a gate of its own");
+    assert_eq!(
+        bot.click(BOB, ROLLBACK_ACTION_ID, &second).await,
+        StatusCode::OK
+    );
+    assert_eq!(bot.parameter(&parameter).await.as_deref(), Some("rejected"));
+    let told = ephemerals_to(&bot, BOB);
+    assert!(told.is_empty(), "Bob decided, not refused: {told:?}");
+}
