@@ -3,6 +3,7 @@
 
 mod binary;
 mod clicks;
+mod commands;
 mod hook;
 mod router;
 mod slack;
