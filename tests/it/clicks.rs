@@ -628,3 +628,72 @@ async fn each_recipe_request_gets_its_own_gate_though_the_parameter_is_the_same(
     let told = ephemerals_to(&bot, BOB);
     assert!(told.is_empty(), "Bob decided, not refused: {told:?}");
 }
+
+/// When Slack cannot say who is in an approver group, a member of that group is not let in on a
+/// guess: nothing is decided, and they are told to try again, which then works.
+#[tokio::test]
+async fn a_group_lookup_failure_refuses_and_says_try_again() {
+    let bot = TestBot::start().await;
+    let (gate, parameter) = bot.open_gate("grouplookup").await;
+    bot.slack.fail_next(
+        "usergroups.users.list",
+        crate::support::slack_double::Failure::Error("fatal_error".to_owned()),
+        1,
+    );
+    assert_eq!(
+        bot.click(CAROL, REROUTE_ACTION_ID, &gate).await,
+        StatusCode::OK
+    );
+    assert_eq!(bot.parameter(&parameter).await, None);
+    assert!(decision_lock(&bot, &gate).await.is_none());
+    assert!(bot.slack.calls("chat.update").is_empty());
+    let told = ephemerals_to(&bot, CAROL);
+    assert_eq!(told.len(), 1);
+    assert!(
+        told[0].contains("could not check your user-group membership"),
+        "{}",
+        told[0]
+    );
+    assert_eq!(bot.slack.calls("usergroups.users.list").len(), 1);
+    // Slack answers again: the same click decides.
+    assert_eq!(
+        bot.click(CAROL, REROUTE_ACTION_ID, &gate).await,
+        StatusCode::OK
+    );
+    assert_eq!(bot.parameter(&parameter).await.as_deref(), Some("approved"));
+}
+
+/// The decision write is create-only: a decision already in the parameter (someone ran
+/// `aws ssm put-parameter`, as the recipe's buttons did) wins over a later click, and the clicker
+/// is told so rather than shown a decision of their own.
+#[tokio::test]
+async fn a_decision_written_outside_greenlight_wins_over_a_later_click() {
+    let bot = TestBot::start().await;
+    let (gate, parameter) = bot.open_gate("outside").await;
+    bot.ssm
+        .put_parameter()
+        .name(&parameter)
+        .value("approved")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("write the decision outside greenlight");
+    assert_eq!(
+        bot.click(ALICE, ROLLBACK_ACTION_ID, &gate).await,
+        StatusCode::OK
+    );
+    assert_eq!(bot.parameter(&parameter).await.as_deref(), Some("approved"));
+    let told = ephemerals_to(&bot, ALICE);
+    assert_eq!(told.len(), 1);
+    assert!(
+        told[0].contains("already approved (rerouted) outside greenlight"),
+        "{}",
+        told[0]
+    );
+    assert!(
+        decided_updates(&bot).is_empty(),
+        "no card claims a decision by Alice"
+    );
+    // Nothing stays locked: the lock was released when the write found the decision.
+    assert!(decision_lock(&bot, &gate).await.is_none());
+}
