@@ -697,3 +697,29 @@ async fn a_decision_written_outside_greenlight_wins_over_a_later_click() {
     // Nothing stays locked: the lock was released when the write found the decision.
     assert!(decision_lock(&bot, &gate).await.is_none());
 }
+
+/// The same race on a quorum-two gate: votes and decisions interleave, yet exactly one decision
+/// is written, exactly one update closes the card, and the card ends closed. (On loopback the
+/// vote redraws rarely lose the race; `a_slow_vote_redraw_does_not_reopen_a_decided_card` forces
+/// the late redraw.)
+#[tokio::test]
+async fn concurrent_votes_on_a_quorum_gate_make_exactly_one_decision() {
+    let bot = TestBot::with(quorum_two()).await;
+    let (gate, parameter) = bot.open_gate("quorumrace").await;
+    let clickers = [ALICE, BOB, CAROL];
+    let statuses = futures_util::future::join_all(
+        (0..30).map(|i| bot.click(clickers[i % clickers.len()], REROUTE_ACTION_ID, &gate)),
+    )
+    .await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(bot.parameter(&parameter).await.as_deref(), Some("approved"));
+    let lock = decision_lock(&bot, &gate).await.expect("the lock");
+    let winner = lock["by"].as_str().expect("by").to_owned();
+    assert_eq!(decided_updates(&bot).len(), 1, "one update closes the card");
+    let (text, blocks) = card_now(&bot, &gate).await;
+    assert!(!has_buttons(&blocks), "the card ends closed: {text}");
+    assert!(text.contains(&format!("Rerouted by <@{winner}>")), "{text}");
+}

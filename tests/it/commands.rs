@@ -208,3 +208,68 @@ async fn anything_else_gets_the_usage() {
     }
     assert_eq!(bot.parameter(&parameter).await, None);
 }
+
+#[tokio::test]
+async fn approve_from_another_channel_is_refused() {
+    let bot = TestBot::start().await;
+    let (gate, parameter) = bot.open_gate("cmd-channel").await;
+    let body = serde_urlencoded::to_string([
+        ("command", "/deploy"),
+        ("text", format!("approve {gate}").as_str()),
+        ("user_id", ALICE),
+        ("channel_id", "D0DIRECTMSG"),
+        ("team_id", "T0TEAM0001"),
+    ])
+    .expect("form");
+    let (status, answer) = bot
+        .request(bot.slack_request("/slack/commands", body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).expect("json");
+    assert_eq!(answer["response_type"], "ephemeral");
+    let text = answer["text"].as_str().expect("text");
+    assert!(text.contains("can only be decided in <#"), "{text}");
+    assert_eq!(bot.parameter(&parameter).await, None);
+}
+
+#[tokio::test]
+async fn approve_counts_towards_a_quorum_and_status_shows_it() {
+    let bot = TestBot::with(crate::support::bot::Options {
+        policy: Some(
+            "[[rule]]\nname = \"two\"\napprovers = [\"U0ALICE001\", \"U0BOB00001\"]\nquorum = 2\n"
+                .to_owned(),
+        ),
+        ..Default::default()
+    })
+    .await;
+    let (gate, parameter) = bot.open_gate("cmd-quorum").await;
+    let text = deploy(&bot, ALICE, &format!("approve {gate}")).await;
+    assert!(text.contains("counted: 1 of 2"), "{text}");
+    assert_eq!(bot.parameter(&parameter).await, None);
+    let text = deploy(&bot, BOB, "status").await;
+    assert!(text.contains("1 of 2 approvals"), "{text}");
+    let text = deploy(&bot, ALICE, &format!("approve {gate}")).await;
+    assert!(text.contains("already approved"), "{text}");
+    assert_eq!(bot.parameter(&parameter).await, None);
+    let text = deploy(&bot, BOB, &format!("approve {gate}")).await;
+    assert!(text.contains("You approved"), "{text}");
+    assert_eq!(bot.parameter(&parameter).await.as_deref(), Some("approved"));
+}
+
+#[tokio::test]
+async fn status_warns_about_a_gate_nobody_can_approve() {
+    let bot = TestBot::with(crate::support::bot::Options {
+        approvers: "",
+        ..Default::default()
+    })
+    .await;
+    let (gate, parameter) = bot.open_gate("cmd-nobody").await;
+    let text = deploy(&bot, ALICE, "status").await;
+    assert!(
+        text.contains(&gate) && text.contains("no approver configured"),
+        "{text}"
+    );
+    let text = deploy(&bot, ALICE, &format!("approve {gate}")).await;
+    assert!(text.contains("no approver is configured"), "{text}");
+    assert_eq!(bot.parameter(&parameter).await, None);
+}
