@@ -723,3 +723,59 @@ async fn concurrent_votes_on_a_quorum_gate_make_exactly_one_decision() {
     assert!(!has_buttons(&blocks), "the card ends closed: {text}");
     assert!(text.contains(&format!("Rerouted by <@{winner}>")), "{text}");
 }
+
+#[tokio::test]
+async fn without_approvers_a_rollback_click_is_refused_too() {
+    // The policy fails closed for every action: the card keeps a Rollback button, but with
+    // nobody configured nobody may press it to effect.
+    let bot = TestBot::with(Options {
+        approvers: "",
+        ..Options::default()
+    })
+    .await;
+    let (gate, parameter) = bot.open_gate("nobody-rollback").await;
+    assert_eq!(
+        bot.click(ALICE, ROLLBACK_ACTION_ID, &gate).await,
+        StatusCode::OK
+    );
+    assert_eq!(bot.parameter(&parameter).await, None);
+    assert!(decision_lock(&bot, &gate).await.is_none());
+    let told = ephemerals_to(&bot, ALICE);
+    assert_eq!(told.len(), 1);
+    assert!(told[0].contains("no approver is configured"), "{}", told[0]);
+}
+
+#[tokio::test]
+async fn a_click_on_a_timed_out_gate_decides_nothing() {
+    let bot = TestBot::start().await;
+    let (gate, parameter) = bot.open_gate("timedout").await;
+    let follow_up = serde_json::json!({"version": "1.0", "source": "custom",
+        "content": {"textType": "client-markdown", "title": format!("Gate {gate} timed out"),
+            "description": "Nobody decided before the deadline: the deployment is rolled back."},
+        "metadata": {"enableCustomActions": false, "additionalContext": {
+            "greenlightEvent": "gate.timed_out", "gateId": gate,
+            "at": chrono::Utc::now().to_rfc3339(), "timeoutAction": "ROLLBACK"}}});
+    let (status, text) = bot
+        .post("/sns", bot.sns_notification(&follow_up.to_string()))
+        .await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "card updated\n"));
+    let (card, blocks) = card_now(&bot, &gate).await;
+    assert!(
+        !has_buttons(&blocks) && card.contains("Timed out"),
+        "{card}"
+    );
+
+    assert_eq!(
+        bot.click(ALICE, REROUTE_ACTION_ID, &gate).await,
+        StatusCode::OK
+    );
+    assert_eq!(bot.parameter(&parameter).await, None);
+    assert!(decision_lock(&bot, &gate).await.is_none());
+    let told = ephemerals_to(&bot, ALICE);
+    assert_eq!(told.len(), 1);
+    assert!(
+        told[0].contains("timed out and was rolled back"),
+        "{}",
+        told[0]
+    );
+}
