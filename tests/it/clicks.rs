@@ -779,3 +779,52 @@ async fn a_click_on_a_timed_out_gate_decides_nothing() {
         told[0]
     );
 }
+
+/// Signed requests that are not clicks on a card: malformed ones are 400, other interaction types
+/// are acknowledged; none of them changes anything.
+#[tokio::test]
+async fn signed_bodies_that_are_not_card_clicks_change_nothing() {
+    let bot = TestBot::start().await;
+    let (gate, parameter) = bot.open_gate("notclicks").await;
+    let payload = |value: serde_json::Value| {
+        serde_urlencoded::to_string([("payload", value.to_string())]).expect("form")
+    };
+    let cases = [
+        (
+            "{\"type\":\"block_actions\"}".to_owned(),
+            StatusCode::BAD_REQUEST,
+        ),
+        ("nopayload=1".to_owned(), StatusCode::BAD_REQUEST),
+        (
+            payload(serde_json::json!("not an object")),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            // A block action without a user or channel (a modal, say).
+            payload(serde_json::json!({"type": "block_actions",
+                "actions": [{"action_id": REROUTE_ACTION_ID, "value": gate}]})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            payload(serde_json::json!({"type": "view_submission",
+                "user": {"id": ALICE}, "channel": {"id": CHANNEL},
+                "actions": [{"action_id": REROUTE_ACTION_ID, "value": gate}]})),
+            StatusCode::OK,
+        ),
+    ];
+    for (body, expected) in cases {
+        let (status, text) = bot
+            .request(bot.slack_request("/slack/interactions", body.clone()))
+            .await;
+        assert_eq!(status, expected, "{body}: {text}");
+    }
+    assert_eq!(bot.parameter(&parameter).await, None);
+    assert!(decision_lock(&bot, &gate).await.is_none());
+    let methods: Vec<String> = bot
+        .slack
+        .all_calls()
+        .into_iter()
+        .map(|c| c.method)
+        .collect();
+    assert_eq!(methods, ["chat.postMessage"], "only the card");
+}

@@ -504,3 +504,46 @@ async fn an_unsubscribe_confirmation_is_acknowledged_and_nothing_else() {
     assert!(recorder.bodies().is_empty(), "nothing confirmed");
     assert_nothing_happened(&bot).await;
 }
+
+/// Slack down when the card is due: the gate is forgotten and the delivery answered 503, so that
+/// SNS delivers it again; the redelivery then posts exactly one card.
+#[tokio::test]
+async fn slack_down_asks_sns_to_deliver_again_and_the_redelivery_cards_once() {
+    let bot = TestBot::start().await;
+    let (_, message) = bot.gate_request("slackdown");
+    let body = bot.sns_notification(&message);
+    bot.slack.fail_next(
+        "chat.postMessage",
+        crate::support::slack_double::Failure::Status(503),
+        1,
+    );
+    let (status, text) = bot.post("/sns", body.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(text.contains("deliver again"), "{text}");
+    assert!(bot.written().await.is_empty(), "the gate was forgotten");
+    let (status, text) = bot.post("/sns", body).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "card posted\n"));
+    assert_eq!(
+        bot.slack.calls("chat.postMessage").len(),
+        2,
+        "one failed, one card"
+    );
+    assert_eq!(bot.slack.calls("chat.update").len(), 0);
+}
+
+/// A Slack refusal that no retry fixes (the bot is not in the channel) is answered 200 so SNS
+/// stops retrying, and the gate is forgotten rather than left without a card.
+#[tokio::test]
+async fn a_permanent_slack_refusal_is_not_retried_and_leaves_no_gate() {
+    let bot = TestBot::start().await;
+    let (_, message) = bot.gate_request("notinchannel");
+    bot.slack.fail_next(
+        "chat.postMessage",
+        crate::support::slack_double::Failure::Error("not_in_channel".to_owned()),
+        1,
+    );
+    let (status, text) = bot.post("/sns", bot.sns_notification(&message)).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("not_in_channel"), "{text}");
+    assert!(bot.written().await.is_empty());
+}
