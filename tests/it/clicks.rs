@@ -828,3 +828,48 @@ async fn signed_bodies_that_are_not_card_clicks_change_nothing() {
         .collect();
     assert_eq!(methods, ["chat.postMessage"], "only the card");
 }
+
+/// SSM answers reads but refuses the decision write (throttling, a missing permission): the
+/// decision lock taken for this click is released, nothing is decided, the card keeps its
+/// buttons, the clicker is told, and a later click decides.
+#[tokio::test]
+async fn a_failed_decision_write_releases_the_lock_and_decides_nothing() {
+    let bot = TestBot::start().await;
+    let (gate, parameter) = bot.open_gate("writefails").await;
+    for failing_prefix in [bot.decision_prefix.clone(), bot.gate_prefix.clone()] {
+        let flaky = bot
+            .sibling_with_store(std::sync::Arc::new(crate::support::bot::FailingCreates {
+                inner: bot.moto_store().await,
+                failing_prefix: failing_prefix.clone(),
+            }))
+            .await;
+        let body = TestBot::click_body(ALICE, CHANNEL, REROUTE_ACTION_ID, &gate);
+        let (status, text) = send(&flaky, bot.slack_request("/slack/interactions", body)).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert_eq!(bot.parameter(&parameter).await, None, "{failing_prefix}");
+        assert!(
+            decision_lock(&bot, &gate).await.is_none(),
+            "{failing_prefix}: the lock is not left behind"
+        );
+    }
+    let told = ephemerals_to(&bot, ALICE);
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(
+        told[0].contains("Nothing was decided: the decision could not be written"),
+        "{}",
+        told[0]
+    );
+    assert!(
+        told[1].contains("Nothing was decided: the decision could not be recorded"),
+        "{}",
+        told[1]
+    );
+    assert!(bot.slack.calls("chat.update").is_empty(), "card unchanged");
+    assert_eq!(
+        bot.click(BOB, REROUTE_ACTION_ID, &gate).await,
+        StatusCode::OK
+    );
+    assert_eq!(bot.parameter(&parameter).await.as_deref(), Some("approved"));
+    let (text, _) = card_now(&bot, &gate).await;
+    assert!(text.contains(&format!("Rerouted by <@{BOB}>")), "{text}");
+}

@@ -158,7 +158,7 @@ impl TestBot {
         let bot = Arc::new(
             build_bot(
                 settings,
-                &ssm_config,
+                ssm_store(&ssm_config),
                 &sns_config,
                 &slack,
                 &ecs,
@@ -187,10 +187,16 @@ impl TestBot {
     /// to decide one while SSM is down.
     pub async fn sibling_with_ssm_at(&self, ssm_endpoint: &str) -> Router {
         let ssm_config = moto::sdk_config_at(ssm_endpoint).await;
+        self.sibling_with_store(ssm_store(&ssm_config)).await
+    }
+
+    /// A second router like [`sibling_with_ssm_at`](TestBot::sibling_with_ssm_at), over any
+    /// parameter store (moto's wrapped in a failing one, say).
+    pub async fn sibling_with_store(&self, store: Arc<dyn ParameterStore>) -> Router {
         let config = moto::sdk_config().await;
         let bot = build_bot(
             self.bot.settings.clone(),
-            &ssm_config,
+            store,
             &config,
             &self.slack,
             &self.ecs,
@@ -198,6 +204,11 @@ impl TestBot {
         )
         .await;
         greenlight::bot::app(Arc::new(bot))
+    }
+
+    /// The parameter store on moto that this bot uses.
+    pub async fn moto_store(&self) -> Arc<dyn ParameterStore> {
+        ssm_store(&moto::sdk_config().await)
     }
 
     /// Serves the router on a loopback port and returns its base URL.
@@ -392,19 +403,17 @@ pub async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String) 
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-/// The bot as `greenlight bot` wires it, with SSM and SNS at the given endpoints, Slack at the
-/// double and ECS at the ECS double.
+/// The bot as `greenlight bot` wires it, with this parameter store, SNS at the given endpoint,
+/// Slack at the double and ECS at the ECS double.
 async fn build_bot(
     settings: BotSettings,
-    ssm_config: &aws_config::SdkConfig,
+    store: Arc<dyn ParameterStore>,
     sns_config: &aws_config::SdkConfig,
     slack: &SlackDouble,
     ecs: &EcsDouble,
     certificates: Arc<CertificateStore>,
 ) -> Bot {
     let policy = greenlight::wiring::bot_policy(&settings).expect("policy");
-    let store: Arc<dyn ParameterStore> =
-        Arc::new(SsmParameterStore::new(aws_sdk_ssm::Client::new(ssm_config)));
     let slack_api: Arc<dyn greenlight::slack::api::SlackApi> = Arc::new(slack.client());
     let ecs_config = moto::sdk_config_at(&ecs.url).await;
     Bot {
@@ -422,6 +431,46 @@ async fn build_bot(
         subscriptions: Arc::new(SnsSubscriptions::new(aws_sdk_sns::Client::new(sns_config))),
         deployments: Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(&ecs_config))),
         settings,
+    }
+}
+
+fn ssm_store(config: &aws_config::SdkConfig) -> Arc<dyn ParameterStore> {
+    Arc::new(SsmParameterStore::new(aws_sdk_ssm::Client::new(config)))
+}
+
+/// A parameter store whose create-only writes under `failing_prefix` fail (as SSM throttling or
+/// a missing IAM permission would); everything else goes to `inner`.
+pub struct FailingCreates {
+    pub inner: Arc<dyn ParameterStore>,
+    pub failing_prefix: String,
+}
+
+#[async_trait]
+impl ParameterStore for FailingCreates {
+    async fn get(&self, name: &str) -> Result<Option<String>, AdapterError> {
+        self.inner.get(name).await
+    }
+    async fn create(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> Result<greenlight::ports::Created, AdapterError> {
+        if name.starts_with(&self.failing_prefix) {
+            return Err(AdapterError::retryable(
+                "ssm:PutParameter",
+                "ThrottlingException: rate exceeded (test)",
+            ));
+        }
+        self.inner.create(name, value).await
+    }
+    async fn overwrite(&self, name: &str, value: &str) -> Result<(), AdapterError> {
+        self.inner.overwrite(name, value).await
+    }
+    async fn delete(&self, name: &str) -> Result<(), AdapterError> {
+        self.inner.delete(name).await
+    }
+    async fn list(&self, path: &str) -> Result<Vec<(String, String)>, AdapterError> {
+        self.inner.list(path).await
     }
 }
 
