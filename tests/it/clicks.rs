@@ -525,13 +525,13 @@ async fn a_slow_vote_redraw_does_not_reopen_a_decided_card() {
     let (gate, parameter) = bot.open_gate("slowvote").await;
     bot.slack.fail_next(
         "chat.update",
-        crate::support::slack_double::Failure::Delay(std::time::Duration::from_millis(800)),
+        crate::support::slack_double::Failure::Delay(std::time::Duration::from_millis(1500)),
         1,
     );
     let first = bot.click(ALICE, REROUTE_ACTION_ID, &gate);
     let second = async {
         // Wait until Alice's redraw is in flight at Slack, then Bob decides.
-        for _ in 0..100 {
+        for _ in 0..500 {
             if !bot.slack.calls("chat.update").is_empty() {
                 break;
             }
