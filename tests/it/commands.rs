@@ -273,3 +273,22 @@ async fn status_warns_about_a_gate_nobody_can_approve() {
     assert!(text.contains("no approver is configured"), "{text}");
     assert_eq!(bot.parameter(&parameter).await, None);
 }
+
+#[tokio::test]
+async fn slacks_signed_ssl_check_gets_a_200_and_does_nothing() {
+    let bot = TestBot::start().await;
+    let body = "ssl_check=1&token=legacy-verification-token".to_owned();
+    let (status, _) = bot
+        .request(bot.slack_request("/slack/commands", body))
+        .await;
+    assert_eq!(status, axum::http::StatusCode::OK);
+    assert!(bot.slack.all_calls().is_empty());
+    let (status, text) = bot
+        .request(bot.slack_request("/slack/commands", "command=%2Fdeploy&text=help".to_owned()))
+        .await;
+    assert_eq!(
+        status,
+        axum::http::StatusCode::BAD_REQUEST,
+        "a command without user and channel: {text}"
+    );
+}
