@@ -2,6 +2,7 @@
 //! (HTTP to the router, the AWS SDK to moto, the Slack Web API to a recording double).
 
 mod binary;
+mod demo;
 mod hook;
 mod slack;
 mod sns_intake;
