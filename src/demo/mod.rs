@@ -17,6 +17,7 @@
 pub mod console;
 pub mod ecs;
 pub mod loopback;
+pub mod narrator;
 pub mod options;
 pub mod people;
 pub mod slack;
@@ -24,9 +25,9 @@ pub mod sns;
 pub mod store;
 pub mod timeline;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -36,7 +37,6 @@ use crate::bot::gates::GateStore;
 use crate::bot::{Bot, BotSettings};
 use crate::config::{EnvSource, HookSettings, ProcessEnv, optional};
 use crate::domain::gate::{ParameterName, TimeoutAction};
-use crate::domain::lifecycle::HookStatus;
 use crate::domain::stage::LifecycleStage;
 use crate::hook::Hook;
 use crate::policy::{Action, StaticGroups};
@@ -48,10 +48,9 @@ use crate::sns::signer::SnsSigner;
 use crate::sns::verify::SnsVerifier;
 
 use console::{Console, human};
-use ecs::{
-    DeploymentPlan, EcsEvent, EcsObserver, LambdaHook, Outcome, Pace, SimulatedEcs, Weights,
-};
+use ecs::{DeploymentPlan, LambdaHook, Outcome, Pace, SimulatedEcs};
 use loopback::{Loopback, Served};
+use narrator::Narrator;
 use options::{Expected, Options, Play, Story, expected_after};
 use people::{ALICE, Acts, MALLORY, People};
 use slack::{SlackClicks, TerminalSlack};
@@ -268,13 +267,12 @@ impl Rehearsal {
         let people = Arc::clone(&self.people);
         let play = self.options.play;
         let acting = tokio::spawn(async move { people.play(play).await });
-        let narrator = Narrator {
-            console: Arc::clone(&self.console),
-            timeline: Arc::clone(&self.timeline),
-            gated: self.hook.settings().gated_stages.clone(),
-            speed: self.options.timings.speed,
-            pending: Mutex::new(None),
-        };
+        let narrator = Narrator::new(
+            Arc::clone(&self.console),
+            Arc::clone(&self.timeline),
+            self.hook.settings().gated_stages.clone(),
+            self.options.timings.speed,
+        );
         let outcome = self
             .ecs
             .deploy(&LambdaHook::new(Arc::clone(&self.hook)), &narrator)
@@ -286,7 +284,7 @@ impl Rehearsal {
         let _ = acting.await;
         self.timeline.finished();
         let acts = self.people.acts();
-        let (expected, checks) = self.check(&outcome, &acts).await;
+        let (expected, checks) = self.check(&outcome, &acts);
         self.summary(&outcome, expected, &checks);
         match self.store.clean_up().await {
             Ok(0) => {}
@@ -427,7 +425,7 @@ impl Rehearsal {
     }
 
     /// Whether the rehearsal went as its story says.
-    async fn check(&self, outcome: &Outcome, acts: &Acts) -> (Expected, Vec<Check>) {
+    fn check(&self, outcome: &Outcome, acts: &Acts) -> (Expected, Vec<Check>) {
         let expected = self
             .options
             .expect
@@ -548,179 +546,6 @@ struct Check {
 impl Check {
     fn new(passed: bool, text: String) -> Check {
         Check { passed, text }
-    }
-}
-
-/// Tells the story of the simulated ECS, and marks when ECS sees the gate's answer.
-struct Narrator {
-    console: Arc<Console>,
-    timeline: Arc<Timeline>,
-    gated: BTreeSet<LifecycleStage>,
-    speed: f64,
-    /// A stage's line, held until its hook answers, so an ungated stage takes one line.
-    pending: Mutex<Option<String>>,
-}
-
-/// Where one listener's traffic goes, in a word when it all goes one way.
-fn on(weights: Weights) -> String {
-    match (weights.blue, weights.green) {
-        (100, 0) => "blue".to_owned(),
-        (0, 100) => "green".to_owned(),
-        _ => weights.to_string(),
-    }
-}
-
-impl Narrator {
-    fn take_pending(&self) -> Option<String> {
-        match self.pending.lock() {
-            Ok(mut pending) => pending.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        }
-    }
-
-    fn hold(&self, line: String) {
-        match self.pending.lock() {
-            Ok(mut pending) => *pending = Some(line),
-            Err(poisoned) => *poisoned.into_inner() = Some(line),
-        }
-    }
-
-    fn flush(&self) {
-        if let Some(line) = self.take_pending() {
-            self.console.line("ecs", &line);
-        }
-    }
-}
-
-impl EcsObserver for Narrator {
-    fn observe(&self, event: &EcsEvent) {
-        match event {
-            EcsEvent::Stage {
-                stage,
-                production,
-                test,
-            } => {
-                self.flush();
-                let line = format!(
-                    "{:<30} prod {:<6} test {:<6}",
-                    stage.as_str(),
-                    on(*production),
-                    on(*test)
-                );
-                if self.gated.contains(stage) {
-                    self.console
-                        .line("ecs", &format!("{line} hook: invoked, gated stage"));
-                } else {
-                    self.hold(line);
-                }
-            }
-            EcsEvent::Work { what, took } => {
-                self.flush();
-                self.console
-                    .line("ecs", &format!("{what} ({})", human(*took)));
-            }
-            EcsEvent::Invoked {
-                attempt,
-                hook_details,
-                ..
-            } => {
-                if *attempt > 1 {
-                    self.flush();
-                    let keys: Vec<&str> = hook_details.keys().map(String::as_str).collect();
-                    self.console.line(
-                        "ecs",
-                        &format!(
-                            "invokes the hook again (attempt {attempt}), handing back the hookDetails it returned {{{}}}",
-                            keys.join(", ")
-                        ),
-                    );
-                }
-            }
-            EcsEvent::Answered {
-                stage,
-                attempt,
-                status,
-                call_back_delay,
-                took,
-            } => {
-                let gated = self.gated.contains(stage);
-                if !gated
-                    && *attempt == 1
-                    && *status != HookStatus::InProgress
-                    && let Some(line) = self.take_pending()
-                {
-                    self.console
-                        .line("ecs", &format!("{line} hook: {}", status.as_str()));
-                    return;
-                }
-                self.flush();
-                let text = match (status, call_back_delay) {
-                    (HookStatus::InProgress, Some(delay)) => format!(
-                        "IN_PROGRESS, callBackDelay {delay} s (after polling for {})",
-                        human(*took)
-                    ),
-                    _ => format!("{} (after {})", status.as_str(), human(*took)),
-                };
-                self.console.line("hook", &text);
-                if gated && *status != HookStatus::InProgress {
-                    self.timeline.decision_seen(*status);
-                }
-            }
-            EcsEvent::Waiting {
-                requested, waited, ..
-            } => {
-                let how = if (self.speed - 1.0).abs() < f64::EPSILON {
-                    String::new()
-                } else {
-                    format!(" at {}× speed", self.speed)
-                };
-                self.console.line(
-                    "ecs",
-                    &format!(
-                        "waits {} as asked (callBackDelay {requested} s{how})",
-                        human(*waited)
-                    ),
-                );
-            }
-            EcsEvent::Baking { waited } => {
-                self.flush();
-                self.console.line(
-                    "ecs",
-                    &format!(
-                        "production is on green; bake time {} before blue is scaled in",
-                        human(*waited)
-                    ),
-                );
-            }
-            EcsEvent::RollingBack {
-                reason,
-                production,
-                test,
-                ..
-            } => {
-                self.flush();
-                self.console.line(
-                    "ecs",
-                    &format!(
-                        "⏪ rolls back: {reason}; prod {} test {}",
-                        on(*production),
-                        on(*test)
-                    ),
-                );
-            }
-            EcsEvent::Finished(outcome) => {
-                self.flush();
-                let text = match outcome {
-                    Outcome::Successful => {
-                        "✔ deployment SUCCESSFUL: production traffic is on green"
-                    }
-                    Outcome::RolledBack { .. } => {
-                        "⏪ deployment ROLLBACK_SUCCESSFUL: production traffic is back on blue"
-                    }
-                };
-                self.console.line("ecs", text);
-            }
-        }
     }
 }
 

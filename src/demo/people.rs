@@ -94,23 +94,20 @@ impl People {
 
     /// Plays the people's part of the story, from the card's arrival on.
     pub async fn play(&self, play: Play) {
-        let input = match play {
-            // Started at once, so nothing typed early is lost.
-            Play::Interactive => Some(read_terminal_lines()),
-            Play::Scripted(_) => None,
-        };
+        // Started at once, so that nothing typed before the card arrives is lost.
+        let input = (play == Play::Interactive).then(read_terminal_lines);
         let Some(card) = self.slack.first_card().await else {
             self.problem("the bot never posted a card".to_owned());
             return;
         };
-        match (play, input) {
-            (Play::Scripted(Story::Approve), _) => {
+        match play {
+            Play::Scripted(Story::Approve) => {
                 self.decide(ALICE, &card, Action::Reroute).await;
             }
-            (Play::Scripted(Story::Reject), _) => {
+            Play::Scripted(Story::Reject) => {
                 self.decide(ALICE, &card, Action::Rollback).await;
             }
-            (Play::Scripted(Story::Timeout), _) => {
+            Play::Scripted(Story::Timeout) => {
                 self.console.line(
                     "channel",
                     &format!(
@@ -119,13 +116,16 @@ impl People {
                     ),
                 );
             }
-            (Play::Scripted(Story::Unauthorized), _) => {
+            Play::Scripted(Story::Unauthorized) => {
                 self.refused(MALLORY, &card).await;
                 let card = self.slack.card().unwrap_or(card);
                 self.decide(ALICE, &card, Action::Reroute).await;
             }
-            (Play::Interactive, Some(lines)) => self.interactive(&card, lines).await,
-            (Play::Interactive, None) => {}
+            Play::Interactive => {
+                if let Some(lines) = input {
+                    self.interactive(&card, lines).await;
+                }
+            }
         }
     }
 

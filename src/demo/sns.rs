@@ -20,7 +20,7 @@ use http::HeaderMap;
 use http::header::CONTENT_TYPE;
 use tokio::time::Instant;
 
-use crate::domain::notification::{TopicMessage, classify};
+use crate::domain::notification::{GateEvent, TopicMessage, classify};
 use crate::ports::{AdapterError, SubscriptionConfirmer, TopicPublisher};
 use crate::sns::certificates::{CertificateFetcher, SigningCertUrl};
 use crate::sns::signer::SnsSigner;
@@ -57,22 +57,27 @@ impl LoopbackTopic {
     }
 }
 
-/// What a message is, in a few words for the output.
-fn describe(message: &str) -> &'static str {
+/// What a message is, in a few words for the output, and whether it opens a gate.
+fn describe(message: &str) -> (&'static str, bool) {
     match classify(message) {
-        Ok(TopicMessage::GateRequest(_)) => "gate request",
-        Ok(TopicMessage::FollowUp(_)) => "gate follow-up (timed out)",
-        Ok(TopicMessage::EcsEvent(_)) => "ECS event",
-        Ok(TopicMessage::Plain(_)) => "plain message",
-        Err(_) => "malformed gate message",
+        Ok(TopicMessage::GateRequest(_)) => ("gate request", true),
+        Ok(TopicMessage::FollowUp(follow_up))
+            if matches!(follow_up.event, GateEvent::TimedOut { .. }) =>
+        {
+            ("gate follow-up (timed out)", false)
+        }
+        Ok(TopicMessage::FollowUp(_)) => ("gate follow-up", false),
+        Ok(TopicMessage::EcsEvent(_)) => ("ECS event", false),
+        Ok(TopicMessage::Plain(_)) => ("plain message", false),
+        Err(_) => ("malformed gate message", false),
     }
 }
 
 #[async_trait]
 impl TopicPublisher for LoopbackTopic {
     async fn publish(&self, message: &str) -> Result<(), AdapterError> {
-        let kind = describe(message);
-        if kind == "gate request" {
+        let (kind, opens_a_gate) = describe(message);
+        if opens_a_gate {
             self.timeline.gate_requested();
         }
         let body = self
@@ -162,12 +167,12 @@ mod tests {
 
     #[test]
     fn messages_are_named_by_what_the_bot_makes_of_them() {
-        assert_eq!(describe("hello"), "plain message");
+        assert_eq!(describe("hello"), ("plain message", false));
         assert_eq!(
             describe(
                 r#"{"version":"1.0","source":"custom","content":{"textType":"client-markdown","title":"t"},"metadata":{"additionalContext":{"parameterName":"/a/b"}}}"#
             ),
-            "gate request"
+            ("gate request", true)
         );
     }
 }
