@@ -36,7 +36,7 @@ use serde_json::Map;
 use crate::bot::gates::GateStore;
 use crate::bot::{Bot, BotSettings};
 use crate::config::{EnvSource, HookSettings, ProcessEnv, optional};
-use crate::domain::gate::{ParameterName, TimeoutAction};
+use crate::domain::gate::ParameterName;
 use crate::domain::stage::LifecycleStage;
 use crate::hook::Hook;
 use crate::policy::{Action, StaticGroups};
@@ -310,10 +310,6 @@ impl Rehearsal {
         let timings = &self.options.timings;
         let plan = self.ecs.plan();
         let gated: Vec<&str> = settings.gated_stages.iter().map(|s| s.as_str()).collect();
-        let on_timeout = match settings.gate_timeout.action {
-            TimeoutAction::Rollback => "ROLLBACK",
-            TimeoutAction::Continue => "CONTINUE",
-        };
         let slack = if self.mirrored {
             format!(
                 "stand-in: cards are drawn here and posted to channel {} as well; clicks are\n\
@@ -371,7 +367,7 @@ impl Rehearsal {
                     human(settings.poll_window),
                     settings.callback_delay,
                     human(settings.gate_timeout.after),
-                    on_timeout
+                    settings.gate_timeout.action.as_str()
                 ),
             ),
             (
