@@ -642,7 +642,7 @@ fn field_line(text: &str) -> String {
 
 /// Slack `mrkdwn` as plain text: date tokens show their fallback, mentions `@U…`, links
 /// `text (url)`, bold markers go, escapes are undone.
-fn plain_from_mrkdwn(text: &str) -> String {
+pub fn plain_from_mrkdwn(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find('<') {

@@ -45,6 +45,9 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:3000")]
         addr: SocketAddr,
     },
+    /// Rehearse a whole blue/green deployment on this machine: a simulated ECS, the real hook and
+    /// bot, the card drawn in the terminal. No AWS account or Slack workspace needed.
+    Demo(crate::demo::DemoArgs),
 }
 
 /// Which function Lambda asked for (`_HANDLER`, set from the template's `Handler`).
@@ -85,6 +88,7 @@ pub async fn main() -> ExitCode {
             }
         },
         Command::Serve { addr } => run_bot(Some(addr)).await,
+        Command::Demo(args) => crate::demo::main(args).await,
     }
 }
 

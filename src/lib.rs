@@ -6,6 +6,7 @@ pub mod bot;
 pub mod card;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod hook;
 pub mod manifest;

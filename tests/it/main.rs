@@ -4,6 +4,7 @@
 mod binary;
 mod clicks;
 mod commands;
+mod demo;
 mod hook;
 mod manifest;
 mod router;

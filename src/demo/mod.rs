@@ -1,0 +1,575 @@
+//! `greenlight demo`: a whole blue/green deployment, rehearsed on one machine.
+//!
+//! Nothing is mocked inside greenlight. The real [`Hook`] is invoked at every lifecycle stage, and
+//! the real bot router is served on a loopback port; only what lies outside greenlight is played
+//! by a local stand-in, each speaking the real protocol:
+//!
+//! - ECS ([`ecs`]) walks the stages, moves the traffic weights and obeys the hook's answers;
+//! - SNS ([`sns`]) delivers what the hook publishes to `POST /sns`, signed;
+//! - Slack ([`slack`]) draws the bot's cards in the terminal, and sends signed clicks to
+//!   `POST /slack/interactions`;
+//! - SSM ([`store`]) is the in-memory parameter store, or SSM itself when AWS is configured;
+//! - the people in the channel ([`people`]) click according to the story, or you do.
+//!
+//! The rehearsal then checks that the deployment ended as the story says and prints a timeline.
+//! Exit status: 0 when it did, 1 when it did not, 2 when the rehearsal could not be set up.
+
+pub mod console;
+pub mod ecs;
+pub mod loopback;
+pub mod narrator;
+pub mod options;
+pub mod people;
+pub mod slack;
+pub mod sns;
+pub mod store;
+pub mod timeline;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use serde_json::Map;
+
+use crate::bot::gates::GateStore;
+use crate::bot::{Bot, BotSettings};
+use crate::config::{EnvSource, HookSettings, ProcessEnv, optional};
+use crate::domain::gate::ParameterName;
+use crate::domain::stage::LifecycleStage;
+use crate::hook::Hook;
+use crate::policy::{Action, StaticGroups};
+use crate::slack::api::SlackApi;
+use crate::slack::signature::SlackRequestVerifier;
+use crate::slack::web::{DEFAULT_API_URL, SlackWebApi};
+use crate::sns::certificates::CertificateStore;
+use crate::sns::signer::SnsSigner;
+use crate::sns::verify::SnsVerifier;
+
+use console::{Console, human};
+use ecs::{DeploymentPlan, LambdaHook, Outcome, Pace, SimulatedEcs};
+use loopback::{Loopback, Served};
+use narrator::Narrator;
+use options::{Expected, Options, Play, Story, expected_after};
+use people::{ALICE, Acts, MALLORY, People};
+use slack::{SlackClicks, TerminalSlack};
+use sns::{LoopbackTopic, NoFetch, NoSubscriptions};
+use store::{RunStore, StoreChoice};
+use timeline::Timeline;
+
+pub use options::DemoArgs;
+
+/// The rehearsal's deployment. The ARNs have AWS's shapes; nothing is looked up in AWS.
+const REGION: &str = "eu-west-1";
+const ACCOUNT: &str = "123456789012";
+const CLUSTER: &str = "rehearsal";
+const SERVICE: &str = "web";
+/// Service revision IDs, as long as ECS's own.
+const BLUE_REVISION: &str = "4980306466373577095";
+const GREEN_REVISION: &str = "5207151128745532006";
+/// The channel the card goes to when no real channel is configured.
+const REHEARSAL_CHANNEL: &str = "C0REHEARSAL";
+
+/// Runs `greenlight demo`.
+pub async fn main(args: DemoArgs) -> ExitCode {
+    crate::tls::install_crypto_provider();
+    // Warnings only, as JSON on stderr like every other command: the story is on stdout.
+    crate::telemetry::init("warn");
+    let options = Options::from_args(&args);
+    let console = Arc::new(Console::stdout());
+    let timeline = Arc::new(Timeline::new());
+    match Rehearsal::set_up(options, console, timeline, &ProcessEnv).await {
+        Ok(rehearsal) => rehearsal.play().await,
+        Err(error) => {
+            eprintln!("greenlight demo: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Everything one rehearsal is played with.
+struct Rehearsal {
+    options: Options,
+    console: Arc<Console>,
+    timeline: Arc<Timeline>,
+    ecs: Arc<SimulatedEcs>,
+    hook: Arc<Hook>,
+    slack: Arc<TerminalSlack>,
+    people: Arc<People>,
+    store: RunStore,
+    served: Served,
+    /// Where the card goes, and whether it is a real channel too.
+    channel: String,
+    mirrored: bool,
+}
+
+impl Rehearsal {
+    async fn set_up(
+        options: Options,
+        console: Arc<Console>,
+        timeline: Arc<Timeline>,
+        env: &dyn EnvSource,
+    ) -> anyhow::Result<Rehearsal> {
+        let timings = options.timings;
+        let run_id = hex::encode(random::<4>()?);
+        let root = ParameterName::new(format!("/greenlight-rehearsal/{run_id}"))?;
+        let decision_prefix = root.child("decisions")?;
+        let gate_prefix = root.child("gates")?;
+        let store = RunStore::open(StoreChoice::from_env(env), root)
+            .await
+            .map_err(|error| anyhow!(error))?;
+
+        let real_slack = real_slack(env)?;
+        let mirrored = real_slack.is_some();
+        let (mirror, channel) = match real_slack {
+            Some((api, channel)) => (Some(api), channel),
+            None => (None, REHEARSAL_CHANNEL.to_owned()),
+        };
+        let slack = Arc::new(TerminalSlack::new(
+            Arc::clone(&console),
+            Arc::clone(&timeline),
+            mirror,
+        ));
+
+        let ecs = Arc::new(SimulatedEcs::new(
+            DeploymentPlan {
+                region: REGION.to_owned(),
+                account: ACCOUNT.to_owned(),
+                cluster: CLUSTER.to_owned(),
+                service: SERVICE.to_owned(),
+                deployment_id: run_id.clone(),
+                blue_revision: BLUE_REVISION.to_owned(),
+                green_revision: GREEN_REVISION.to_owned(),
+                hook_details: Map::new(),
+            },
+            Pace {
+                speed: timings.speed,
+                stage_work: timings.stage_work,
+                bake_time: timings.bake_time,
+                stage_limit: timings.stage_limit(),
+            },
+        ));
+
+        // SNS: a throwaway certificate, pinned, so the bot verifies every delivery for real.
+        let topic_arn = format!("arn:aws:sns:{REGION}:{ACCOUNT}:greenlight-rehearsal");
+        let signer = Arc::new(SnsSigner::new(REGION).context("the SNS stand-in's key")?);
+        let certificates = CertificateStore::new(Arc::new(NoFetch));
+        signer
+            .pin_into(&certificates)
+            .context("pinning the SNS stand-in's certificate")?;
+
+        // The bot, assembled as on AWS but for its clients, from settings read the usual way.
+        let signing_secret = hex::encode(random::<32>()?);
+        let bot_env: HashMap<&str, &str> = HashMap::from([
+            ("GREENLIGHT_ALLOWED_TOPIC_ARNS", topic_arn.as_str()),
+            // Never used: the bot's Slack is the terminal stand-in.
+            ("GREENLIGHT_SLACK_BOT_TOKEN", "xoxb-rehearsal"),
+            ("GREENLIGHT_SLACK_SIGNING_SECRET", signing_secret.as_str()),
+            ("GREENLIGHT_SLACK_CHANNEL", channel.as_str()),
+            ("GREENLIGHT_DECISION_PREFIX", decision_prefix.as_str()),
+            ("GREENLIGHT_GATE_PREFIX", gate_prefix.as_str()),
+            ("GREENLIGHT_APPROVERS", ALICE.user_id),
+        ]);
+        let settings = BotSettings::from_env(&bot_env).context("the bot's settings")?;
+        let policy = crate::wiring::bot_policy(&settings).context("the bot's policy")?;
+        let slack_api: Arc<dyn SlackApi> = slack.clone();
+        let bot = Arc::new(Bot {
+            sns: SnsVerifier::new(
+                settings.allowed_topic_arns.clone(),
+                settings.sns_max_age,
+                Arc::new(certificates),
+            ),
+            slack_requests: SlackRequestVerifier::new(&signing_secret),
+            slack: slack_api,
+            decisions: Arc::clone(&store.store),
+            gates: GateStore::new(Arc::clone(&store.store), settings.gate_prefix.clone()),
+            policy,
+            groups: Arc::new(StaticGroups::new()),
+            subscriptions: Arc::new(NoSubscriptions),
+            deployments: ecs.clone(),
+            settings,
+        });
+        let served = Served::start(crate::bot::app(bot))
+            .await
+            .context("serving the bot on a loopback port")?;
+        let to_bot = Loopback::new(served.base_url());
+
+        // The hook, with settings from the same variables as in Lambda, shortened.
+        let seconds = |duration: Duration| duration.as_secs_f64().to_string();
+        let hook_env: HashMap<&str, String> = HashMap::from([
+            ("GREENLIGHT_SNS_TOPIC_ARN", topic_arn.clone()),
+            (
+                "GREENLIGHT_GATED_STAGES",
+                LifecycleStage::PostTestTrafficShift.as_str().to_owned(),
+            ),
+            ("GREENLIGHT_DECISION_PREFIX", decision_prefix.to_string()),
+            (
+                "GREENLIGHT_CALLBACK_DELAY",
+                timings.callback_delay_seconds.to_string(),
+            ),
+            ("GREENLIGHT_POLL_WINDOW", seconds(timings.poll_window)),
+            ("GREENLIGHT_POLL_INTERVAL", seconds(timings.poll_interval)),
+            ("GREENLIGHT_GATE_TIMEOUT", seconds(timings.gate_timeout)),
+            ("GREENLIGHT_TIMEOUT_ACTION", "ROLLBACK".to_owned()),
+        ]);
+        let hook_env: HashMap<String, String> = hook_env
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        let hook_settings = HookSettings::from_env(&hook_env).context("the hook's settings")?;
+        let topic = LoopbackTopic::new(
+            topic_arn,
+            signer,
+            to_bot.clone(),
+            Arc::clone(&console),
+            Arc::clone(&timeline),
+        );
+        let hook = Arc::new(Hook::new(
+            hook_settings,
+            Arc::clone(&store.store),
+            Arc::new(topic),
+            ecs.clone(),
+        ));
+
+        let clicks = SlackClicks::new(
+            to_bot,
+            signing_secret,
+            Arc::clone(&console),
+            Arc::clone(&timeline),
+        );
+        let people = Arc::new(People::new(
+            clicks,
+            Arc::clone(&slack),
+            Arc::clone(&console),
+            Arc::clone(&store.store),
+            decision_prefix.to_string(),
+            timings,
+        ));
+        Ok(Rehearsal {
+            options,
+            console,
+            timeline,
+            ecs,
+            hook,
+            slack,
+            people,
+            store,
+            served,
+            channel,
+            mirrored,
+        })
+    }
+
+    /// Plays the deployment and the story, checks the outcome, prints the timeline.
+    async fn play(self) -> ExitCode {
+        self.header();
+        let people = Arc::clone(&self.people);
+        let play = self.options.play;
+        let acting = tokio::spawn(async move { people.play(play).await });
+        let narrator = Narrator::new(
+            Arc::clone(&self.console),
+            Arc::clone(&self.timeline),
+            self.hook.settings().gated_stages.clone(),
+            self.options.timings.speed,
+        );
+        let outcome = self
+            .ecs
+            .deploy(&LambdaHook::new(Arc::clone(&self.hook)), &narrator)
+            .await;
+        // Whoever has not acted by now (nobody typed anything) no longer can.
+        if !acting.is_finished() {
+            acting.abort();
+        }
+        let _ = acting.await;
+        self.timeline.finished();
+        let acts = self.people.acts();
+        let (expected, checks) = self.check(&outcome, &acts);
+        self.summary(&outcome, expected, &checks);
+        match self.store.clean_up().await {
+            Ok(0) => {}
+            Ok(removed) => self.console.say(&format!(
+                "removed the {removed} parameters this run wrote under {}",
+                self.store.root
+            )),
+            Err(error) => self.console.say(&format!(
+                "could not remove what this run wrote under {}: {error}",
+                self.store.root
+            )),
+        }
+        self.served.stop().await;
+        if checks.iter().all(|check| check.passed) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+
+    fn header(&self) {
+        let settings = self.hook.settings();
+        let timings = &self.options.timings;
+        let plan = self.ecs.plan();
+        let gated: Vec<&str> = settings.gated_stages.iter().map(|s| s.as_str()).collect();
+        let slack = if self.mirrored {
+            format!(
+                "stand-in: cards are drawn here and posted to channel {} as well; clicks are\n\
+                 signed block_actions requests from this rehearsal to /slack/interactions",
+                self.channel
+            )
+        } else {
+            format!(
+                "stand-in: cards are drawn here (channel {}); clicks are signed block_actions\n\
+                 requests to /slack/interactions. GREENLIGHT_SLACK_BOT_TOKEN and\n\
+                 GREENLIGHT_SLACK_CHANNEL post the cards to a real channel as well",
+                self.channel
+            )
+        };
+        let pace = if (timings.speed - 1.0).abs() < f64::EPSILON {
+            format!(
+                "real time: ECS waits the callBackDelay the hook asks for; stage work ({})\n\
+                 and bake time ({}) are shortened for the rehearsal",
+                human(timings.stage_work),
+                human(timings.bake_time)
+            )
+        } else {
+            format!(
+                "ECS's waits and the people's reading are {}× faster: a callBackDelay of 1 s\n\
+                 is waited as {}, stage work takes {}, bake time {}; the hook's own\n\
+                 poll window and gate timeout are not scaled",
+                timings.speed,
+                human(timings.scaled(Duration::from_secs(1))),
+                human(timings.scaled(timings.stage_work)),
+                human(timings.scaled(timings.bake_time))
+            )
+        };
+        let rows: Vec<(&str, String)> = vec![
+            ("story", self.options.play.summary().to_owned()),
+            (
+                "ECS",
+                format!(
+                    "simulated: service {} in cluster {}, deployment {}\n\
+                     blue = revision {} (running), green = {} (new)",
+                    plan.service,
+                    plan.cluster,
+                    plan.deployment_id,
+                    plan.blue_revision,
+                    plan.green_revision
+                ),
+            ),
+            (
+                "hook",
+                format!(
+                    "the real Hook::handle, invoked at every stage; gates {}\n\
+                     polls every {} for {}, then IN_PROGRESS with callBackDelay {} s\n\
+                     gate timeout {}, then {}",
+                    gated.join(", "),
+                    human(settings.poll_interval),
+                    human(settings.poll_window),
+                    settings.callback_delay,
+                    human(settings.gate_timeout.after),
+                    settings.gate_timeout.action.as_str()
+                ),
+            ),
+            (
+                "bot",
+                format!(
+                    "the real router on {} (POST /sns, POST /slack/interactions)",
+                    self.served.base_url()
+                ),
+            ),
+            (
+                "SNS",
+                "stand-in: POSTs what the hook publishes to /sns, signed (SignatureVersion 2)\n\
+                 with a throwaway certificate pinned in the bot"
+                    .to_owned(),
+            ),
+            ("Slack", slack),
+            (
+                "people",
+                format!(
+                    "{} (@{}) is an approver; {} (@{}) is not",
+                    ALICE.name, ALICE.user_id, MALLORY.name, MALLORY.user_id
+                ),
+            ),
+            ("decisions", self.store.describe()),
+            ("pace", pace),
+            (
+                "logs",
+                "JSON on stderr, warnings and errors only (RUST_LOG=info for more)".to_owned(),
+            ),
+            (
+                "traffic",
+                "prod and test below: where the production and the test listener send traffic"
+                    .to_owned(),
+            ),
+        ];
+        let mut text = format!(
+            "greenlight demo: a blue/green deployment of {} rehearsed on this machine\n\n",
+            plan.service
+        );
+        for (label, value) in rows {
+            let mut lines = value.lines();
+            text.push_str(&format!(
+                "  {label:<10} {}\n",
+                lines.next().unwrap_or_default()
+            ));
+            for more in lines {
+                text.push_str(&format!("  {:<10} {more}\n", ""));
+            }
+        }
+        self.console.say(&text);
+    }
+
+    /// Whether the rehearsal went as its story says.
+    fn check(&self, outcome: &Outcome, acts: &Acts) -> (Expected, Vec<Check>) {
+        let expected = self
+            .options
+            .expect
+            .or(self.options.play.expected())
+            .unwrap_or_else(|| expected_after(acts.choice));
+        let got = match outcome {
+            Outcome::Successful => Expected::Rerouted,
+            Outcome::RolledBack { .. } => Expected::RolledBack,
+        };
+        let mut checks = vec![Check::new(
+            got == expected,
+            format!(
+                "the deployment was {} (expected: {})",
+                got.words(),
+                expected.words()
+            ),
+        )];
+
+        let card = self.slack.card();
+        let (phrase, what) = match acts.choice {
+            Some(Action::Reroute) => ("Rerouted by", "who rerouted, and when"),
+            Some(Action::Rollback) => ("Rollback requested by", "who rolled back, and when"),
+            None => ("Timed out:", "that the gate timed out"),
+        };
+        let shown = card.as_ref().and_then(|card| {
+            card.drawing
+                .lines()
+                .map(|line| line.trim_matches(|c: char| c == '│' || c.is_whitespace()))
+                .find(|line| line.contains(phrase))
+                .map(str::to_owned)
+        });
+        checks.push(match (&card, shown) {
+            (Some(card), Some(line)) if !card.is_open() => {
+                Check::new(true, format!("the card shows {what}: {line}"))
+            }
+            (Some(_), _) => Check::new(false, format!("the card does not show {what}")),
+            (None, _) => Check::new(false, "no card was posted".to_owned()),
+        });
+
+        if self.options.play == Play::Scripted(Story::Unauthorized) {
+            let refusal = self
+                .slack
+                .ephemerals()
+                .into_iter()
+                .find(|(user, _)| user == MALLORY.user_id)
+                .map(|(_, text)| text);
+            checks.push(match refusal {
+                Some(text) if text.contains("not an approver") => Check::new(
+                    true,
+                    format!("{} was told, and only her: {text}", MALLORY.name),
+                ),
+                Some(text) => Check::new(false, format!("{} was told: {text}", MALLORY.name)),
+                None => Check::new(false, format!("{} was not told why", MALLORY.name)),
+            });
+            checks.push(Check::new(
+                acts.refusal_decided_nothing == Some(true),
+                "her click decided nothing: no decision parameter was written".to_owned(),
+            ));
+        }
+        if self.options.play == Play::Scripted(Story::Timeout) {
+            checks.push(Check::new(
+                self.timeline.clicks().is_empty(),
+                "nobody clicked".to_owned(),
+            ));
+        }
+        for problem in &acts.problems {
+            checks.push(Check::new(false, problem.clone()));
+        }
+        (expected, checks)
+    }
+
+    fn summary(&self, outcome: &Outcome, expected: Expected, checks: &[Check]) {
+        let lines = self.timeline.summary();
+        let width = lines
+            .iter()
+            .map(|(label, _)| label.chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut text = String::from("\ntimeline\n");
+        for (label, value) in &lines {
+            let pad = width - label.chars().count();
+            text.push_str(&format!("  {label}{}  {value:>8}\n", " ".repeat(pad)));
+        }
+        text.push_str("\nchecks\n");
+        for check in checks {
+            let mark = if check.passed { "✔" } else { "✘" };
+            text.push_str(&format!("  {mark} {}\n", check.text));
+        }
+        let ended = match outcome {
+            Outcome::Successful => format!(
+                "rerouted: the deployment is {}; production traffic is on green",
+                self.ecs.status()
+            ),
+            Outcome::RolledBack { reason, .. } => format!(
+                "rolled back: the deployment is {}; production traffic is on blue\n         ({reason})",
+                self.ecs.status()
+            ),
+        };
+        let passed = checks.iter().all(|check| check.passed);
+        text.push_str(&format!(
+            "\noutcome  {ended}\n         {}\n",
+            if passed {
+                format!("✔ as the story expects ({})", expected.words())
+            } else {
+                format!("✘ the story expects {}", expected.words())
+            }
+        ));
+        self.console.say(&text);
+    }
+}
+
+/// One thing the rehearsal checked.
+struct Check {
+    passed: bool,
+    text: String,
+}
+
+impl Check {
+    fn new(passed: bool, text: String) -> Check {
+        Check { passed, text }
+    }
+}
+
+/// `N` random bytes from the system's generator: the run's id, the signing secret.
+fn random<const N: usize>() -> anyhow::Result<[u8; N]> {
+    let mut bytes = [0; N];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| anyhow!("the system's random generator failed"))?;
+    Ok(bytes)
+}
+
+/// A real Slack channel to post to as well, when the environment names one and a bot token.
+fn real_slack(env: &dyn EnvSource) -> anyhow::Result<Option<(Arc<dyn SlackApi>, String)>> {
+    let (Some(token), Some(channel)) = (
+        optional(env, "GREENLIGHT_SLACK_BOT_TOKEN"),
+        optional(env, "GREENLIGHT_SLACK_CHANNEL"),
+    ) else {
+        return Ok(None);
+    };
+    if !crate::policy::rules::is_channel_id(&channel) {
+        return Err(anyhow!(
+            "GREENLIGHT_SLACK_CHANNEL: `{channel}` is not a Slack channel ID (C… or G…)"
+        ));
+    }
+    let api_url =
+        optional(env, "GREENLIGHT_SLACK_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+    let api = SlackWebApi::new(&api_url, &token)
+        .context("GREENLIGHT_SLACK_BOT_TOKEN")?
+        .with_attempt_timeout(Duration::from_millis(1200));
+    Ok(Some((Arc::new(api), channel)))
+}

@@ -1,0 +1,241 @@
+//! The people in the deploy channel: who reads the card, who clicks what, and when.
+//!
+//! Each story is a short script over [`SlackClicks`]; `--interactive` hands the approver's part
+//! to the person at the terminal. What they did is kept in [`Acts`] for the rehearsal's checks.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::policy::Action;
+use crate::ports::ParameterStore;
+
+use super::console::{Console, human};
+use super::options::{Play, Story, Timings};
+use super::slack::{Person, PostedCard, SlackClicks, TerminalSlack};
+
+/// An approver: `GREENLIGHT_APPROVERS` names her.
+pub const ALICE: Person = Person {
+    name: "alice",
+    user_id: "U0DEMOALICE",
+};
+
+/// In the channel, but not an approver.
+pub const MALLORY: Person = Person {
+    name: "mallory",
+    user_id: "U0DEMOMALLORY",
+};
+
+/// The person at the terminal, deciding as the approver.
+const YOU: Person = Person {
+    name: "you",
+    user_id: ALICE.user_id,
+};
+
+/// What the people did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Acts {
+    /// The deciding click's action, if anyone decided.
+    pub choice: Option<Action>,
+    /// After a refused click: whether the decision prefix was still empty.
+    pub refusal_decided_nothing: Option<bool>,
+    /// Whatever went wrong on the people's side (no card, no button, a failed request).
+    pub problems: Vec<String>,
+}
+
+/// The people, with what they need to act.
+pub struct People {
+    clicks: SlackClicks,
+    slack: Arc<TerminalSlack>,
+    console: Arc<Console>,
+    decisions: Arc<dyn ParameterStore>,
+    decision_prefix: String,
+    timings: Timings,
+    acts: Mutex<Acts>,
+}
+
+impl People {
+    pub fn new(
+        clicks: SlackClicks,
+        slack: Arc<TerminalSlack>,
+        console: Arc<Console>,
+        decisions: Arc<dyn ParameterStore>,
+        decision_prefix: impl Into<String>,
+        timings: Timings,
+    ) -> People {
+        People {
+            clicks,
+            slack,
+            console,
+            decisions,
+            decision_prefix: decision_prefix.into(),
+            timings,
+            acts: Mutex::new(Acts::default()),
+        }
+    }
+
+    /// What they did so far (the play may have been cut short when the deployment ended).
+    pub fn acts(&self) -> Acts {
+        self.with_acts(|acts| acts.clone())
+    }
+
+    fn with_acts<T>(&self, action: impl FnOnce(&mut Acts) -> T) -> T {
+        let mut acts = match self.acts.lock() {
+            Ok(acts) => acts,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        action(&mut acts)
+    }
+
+    fn problem(&self, problem: String) {
+        self.console.line("channel", &format!("✗ {problem}"));
+        self.with_acts(|acts| acts.problems.push(problem));
+    }
+
+    /// Plays the people's part of the story, from the card's arrival on.
+    pub async fn play(&self, play: Play) {
+        // Started at once, so that nothing typed before the card arrives is lost.
+        let input = (play == Play::Interactive).then(read_terminal_lines);
+        let Some(card) = self.slack.first_card().await else {
+            self.problem("the bot never posted a card".to_owned());
+            return;
+        };
+        match play {
+            Play::Scripted(Story::Approve) => {
+                self.decide(ALICE, &card, Action::Reroute).await;
+            }
+            Play::Scripted(Story::Reject) => {
+                self.decide(ALICE, &card, Action::Rollback).await;
+            }
+            Play::Scripted(Story::Timeout) => {
+                self.console.line(
+                    "channel",
+                    &format!(
+                        "nobody clicks; the gate times out {} after the request",
+                        human(self.timings.gate_timeout)
+                    ),
+                );
+            }
+            Play::Scripted(Story::Unauthorized) => {
+                self.refused(MALLORY, &card).await;
+                let card = self.slack.card().unwrap_or(card);
+                self.decide(ALICE, &card, Action::Reroute).await;
+            }
+            Play::Interactive => {
+                if let Some(lines) = input {
+                    self.interactive(&card, lines).await;
+                }
+            }
+        }
+    }
+
+    async fn read(&self, person: Person) {
+        let wait = self.timings.scaled(self.timings.reading_time);
+        self.console
+            .line(person.name, &format!("reads the card ({})", human(wait)));
+        tokio::time::sleep(wait).await;
+    }
+
+    /// `person` reads the card and decides with `action`.
+    async fn decide(&self, person: Person, card: &PostedCard, action: Action) {
+        self.read(person).await;
+        self.with_acts(|acts| acts.choice = Some(action));
+        match self.clicks.click(person, card, action, true).await {
+            Ok(200) => {}
+            Ok(status) => self.problem(format!("the bot answered {status} to the click")),
+            Err(error) => self.problem(error),
+        }
+    }
+
+    /// `person`, who may not decide, clicks Reroute; then the rehearsal looks whether anything
+    /// was decided.
+    async fn refused(&self, person: Person, card: &PostedCard) {
+        self.read(person).await;
+        match self
+            .clicks
+            .click(person, card, Action::Reroute, false)
+            .await
+        {
+            Ok(200) => {}
+            Ok(status) => self.problem(format!("the bot answered {status} to the click")),
+            Err(error) => self.problem(error),
+        }
+        let written = self.decisions.list(&self.decision_prefix).await;
+        let nothing = matches!(&written, Ok(list) if list.is_empty());
+        self.console.line(
+            "check",
+            &match &written {
+                Ok(list) if list.is_empty() => format!(
+                    "nothing was decided: no decision parameter under {}",
+                    self.decision_prefix
+                ),
+                Ok(list) => format!("✗ a decision was written: {}", list[0].0),
+                Err(error) => format!("✗ cannot look at the decisions: {error}"),
+            },
+        );
+        self.with_acts(|acts| acts.refusal_decided_nothing = Some(nothing));
+    }
+
+    /// The approver's part, typed at the terminal.
+    async fn interactive(&self, card: &PostedCard, mut lines: mpsc::UnboundedReceiver<String>) {
+        self.console.line(
+            "you",
+            &format!(
+                "as @{} (an approver): type r + Enter to Reroute, b + Enter to Roll back;\n\
+                 without an answer the gate times out in {} and rolls back",
+                ALICE.user_id,
+                human(self.timings.gate_timeout)
+            ),
+        );
+        while let Some(line) = lines.recv().await {
+            let action = match line.trim().to_ascii_lowercase().as_str() {
+                "r" | "reroute" => Action::Reroute,
+                "b" | "rollback" | "roll back" => Action::Rollback,
+                "" => continue,
+                other => {
+                    self.console.line(
+                        "you",
+                        &format!("`{other}`? type r (reroute) or b (rollback)"),
+                    );
+                    continue;
+                }
+            };
+            self.with_acts(|acts| acts.choice = Some(action));
+            let card = self.slack.card().unwrap_or_else(|| card.clone());
+            match self.clicks.click(YOU, &card, action, true).await {
+                Ok(200) => {}
+                Ok(status) => self.problem(format!("the bot answered {status} to the click")),
+                Err(error) => self.problem(error),
+            }
+            return;
+        }
+        self.console
+            .line("you", "no more input; the gate will time out");
+    }
+}
+
+/// Lines typed at the terminal, read on a thread of their own.
+///
+/// Not tokio's `stdin`: its read cannot be cancelled, and the runtime would wait for it at exit
+/// until someone pressed Enter. A plain thread ends with the process.
+fn read_terminal_lines() -> mpsc::UnboundedReceiver<String> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let spawned = std::thread::Builder::new()
+        .name("greenlight-demo-stdin".to_owned())
+        .spawn(move || {
+            for line in std::io::stdin().lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    if spawned.is_err() {
+        // No thread, no input: the receiver ends at once and the gate times out.
+        tracing::warn!(
+            event = "demo.no_stdin",
+            "could not read the terminal; the gate will time out"
+        );
+    }
+    receiver
+}

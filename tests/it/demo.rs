@@ -1,0 +1,247 @@
+//! `greenlight demo`, run as people run it: the built binary, with nothing from this environment
+//! (no AWS or Slack variables), so it rehearses on its own in-memory store and terminal Slack.
+
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use crate::support::moto;
+
+fn demo(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .arg("demo")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+async fn finish(command: &mut Command) -> Run {
+    let started = Instant::now();
+    let output: Output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("the rehearsal ends within a minute")
+        .expect("greenlight runs");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        took: started.elapsed(),
+    }
+}
+
+async fn run(args: &[&str]) -> Run {
+    finish(&mut demo(args)).await
+}
+
+impl Run {
+    fn shows(&self, text: &str) -> &Self {
+        assert!(
+            self.stdout.contains(text),
+            "the output should show {text:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    fn hides(&self, text: &str) -> &Self {
+        assert!(
+            !self.stdout.contains(text),
+            "the output should not show {text:?}\n{}",
+            self.stdout
+        );
+        self
+    }
+
+    fn succeeded(&self) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// The card as first posted (with its buttons) and the timeline's fixed lines.
+    fn shows_the_card_and_the_timeline(&self) -> &Self {
+        self.shows("chat.postMessage → #C0REHEARSAL: the gate card")
+            .shows("│ web: Reroute production traffic to the new revision?")
+            .shows("[ Reroute ]  [ Rollback ]  [ Open in ECS console ↗ ]")
+            .shows("sns     delivers the gate request → POST /sns (signed, SignatureVersion 2)")
+            .shows("sns     ← 200 card posted")
+            .shows("\ntimeline\n  request → card ")
+            .shows("  whole rehearsal ")
+    }
+
+    /// Logs are JSON on stderr, and nothing below a warning by default.
+    fn logs_quietly(&self) -> &Self {
+        for line in self.stderr.lines() {
+            let entry: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|_| panic!("a log line that is not JSON: {line}"));
+            assert!(
+                matches!(entry["level"].as_str(), Some("WARN" | "ERROR")),
+                "{line}"
+            );
+        }
+        self
+    }
+}
+
+#[tokio::test]
+async fn approve_reroutes_and_completes() {
+    let run = run(&[]).await;
+    run.succeeded()
+        .shows_the_card_and_the_timeline()
+        .logs_quietly()
+        .shows("story      approve:")
+        .shows("decisions  in memory (MemoryParameterStore)")
+        .shows("RECONCILE_SERVICE              prod blue   test blue   hook: SUCCEEDED")
+        .shows("POST_TEST_TRAFFIC_SHIFT        prod blue   test green  hook: invoked, gated stage")
+        .shows("alice   clicks Reroute → POST /slack/interactions, signed")
+        .shows("│ ✅ Rerouted by @U0DEMOALICE at ")
+        .shows("↳ in the card's thread: ✅ @U0DEMOALICE approved at ")
+        .shows("hook    SUCCEEDED")
+        .shows("PRODUCTION_TRAFFIC_SHIFT       prod green  test green  hook: SUCCEEDED")
+        .shows("✔ deployment SUCCESSFUL")
+        .shows("  click → acknowledgement (HTTP 200) ")
+        .shows("  click → ECS sees the decision (SUCCEEDED) ")
+        .shows("✔ the deployment was rerouted (expected: rerouted)")
+        .shows("outcome  rerouted: the deployment is SUCCESSFUL")
+        .shows("✔ as the story expects (rerouted)")
+        .hides("✘");
+    assert!(
+        run.took < Duration::from_secs(15),
+        "the default rehearsal took {:?}",
+        run.took
+    );
+}
+
+#[tokio::test]
+async fn reject_rolls_back() {
+    run(&["--decision", "reject"])
+        .await
+        .succeeded()
+        .shows_the_card_and_the_timeline()
+        .logs_quietly()
+        .shows("alice   clicks Rollback → POST /slack/interactions, signed")
+        .shows("│ ⏪ Rollback requested by @U0DEMOALICE at ")
+        .shows("hook    FAILED")
+        .shows("⏪ rolls back: the hook answered FAILED at POST_TEST_TRAFFIC_SHIFT")
+        .shows("⏪ deployment ROLLBACK_SUCCESSFUL")
+        .shows("  click → ECS sees the decision (FAILED) ")
+        .shows("✔ as the story expects (rolled back)")
+        .hides("PRODUCTION_TRAFFIC_SHIFT       prod green")
+        .hides("✘");
+}
+
+#[tokio::test]
+async fn timeout_rolls_back_and_the_card_says_so() {
+    run(&["--decision", "timeout"])
+        .await
+        .succeeded()
+        .shows_the_card_and_the_timeline()
+        .logs_quietly()
+        .shows("gate timeout 4.00 s, then ROLLBACK")
+        .shows("nobody clicks")
+        // The hook waits out its poll window, asks to be called back, and ECS does so.
+        .shows("hook    IN_PROGRESS, callBackDelay 1 s")
+        .shows("ecs     waits 1.00 s as asked (callBackDelay 1 s)")
+        .shows("invokes the hook again (attempt 2), handing back the hookDetails it returned {greenlight}")
+        // The hook's timed-out follow-up goes through /sns too, and the card shows it.
+        .shows("sns     delivers the gate follow-up (timed out) → POST /sns")
+        .shows("sns     ← 200 card updated")
+        .shows("│ ⏰ Timed out: rolled back at ")
+        .shows("  request → ECS sees the timeout (FAILED) ")
+        .shows("✔ nobody clicked")
+        .shows("✔ as the story expects (rolled back)")
+        .hides("clicks Reroute")
+        .hides("clicks Rollback")
+        .hides("✘");
+}
+
+#[tokio::test]
+async fn an_unauthorized_click_is_refused_then_an_approver_approves() {
+    let run = run(&["--decision", "unauthorized"]).await;
+    run.succeeded()
+        .shows_the_card_and_the_timeline()
+        .shows("mallory clicks Reroute → POST /slack/interactions, signed")
+        .shows("chat.postEphemeral → only @U0DEMOMALLORY sees: 🚫 you are not an approver")
+        .shows("check   nothing was decided: no decision parameter under /greenlight-rehearsal/")
+        .shows("alice   clicks Reroute")
+        .shows("│ ✅ Rerouted by @U0DEMOALICE at ")
+        .shows("  refused click → acknowledgement (HTTP 200) ")
+        .shows("✔ her click decided nothing")
+        .shows("✔ as the story expects (rerouted)")
+        .hides("✘");
+    // The refusal is also the one structured warning.
+    assert!(
+        run.stderr.contains(r#""event":"gate.refusal""#),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_expectation_fails_the_run() {
+    run(&["--expect", "rolled-back", "--speed", "4"])
+        .await
+        .shows("✘ the deployment was rerouted (expected: rolled back)")
+        .shows("✘ the story expects rolled back")
+        .shows("a callBackDelay of 1 s\n             is waited as 0.25 s")
+        .code
+        .map(|code| assert_eq!(code, 1))
+        .unwrap_or_else(|| panic!("greenlight demo was killed"));
+}
+
+#[tokio::test]
+async fn interactively_the_person_at_the_terminal_decides() {
+    let mut command = demo(&["--interactive", "--speed", "4"]);
+    command.stdin(Stdio::piped());
+    let mut child = command.spawn().expect("greenlight runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"maybe\nb\n").await.expect("type");
+    drop(stdin);
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the rehearsal ends")
+        .expect("greenlight runs");
+    let run = Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        took: Duration::ZERO,
+    };
+    run.succeeded()
+        .shows("story      interactive: you decide, at this terminal")
+        .shows("you     `maybe`? type r (reroute) or b (rollback)")
+        .shows("you     clicks Rollback → POST /slack/interactions, signed")
+        .shows("⏪ deployment ROLLBACK_SUCCESSFUL")
+        .shows("✔ as the story expects (rolled back)");
+}
+
+#[tokio::test]
+async fn with_an_aws_endpoint_the_decisions_go_to_ssm_and_are_cleaned_up() {
+    let run = finish(demo(&["--speed", "4"]).envs(moto::moto_env())).await;
+    run.succeeded()
+        .shows("decisions  SSM Parameter Store, under /greenlight-rehearsal/")
+        .shows("(because AWS_ENDPOINT_URL is set; removed at the end)")
+        .shows("✔ as the story expects (rerouted)")
+        .shows("removed the 3 parameters this run wrote under /greenlight-rehearsal/");
+}
