@@ -2,7 +2,7 @@
 //! (no AWS or Slack variables), so it rehearses on its own in-memory store and terminal Slack.
 
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -27,11 +27,9 @@ struct Run {
     code: Option<i32>,
     stdout: String,
     stderr: String,
-    took: Duration,
 }
 
 async fn finish(command: &mut Command) -> Run {
-    let started = Instant::now();
     let output: Output = tokio::time::timeout(Duration::from_secs(60), command.output())
         .await
         .expect("the rehearsal ends within a minute")
@@ -40,7 +38,6 @@ async fn finish(command: &mut Command) -> Run {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        took: started.elapsed(),
     }
 }
 
@@ -126,11 +123,6 @@ async fn approve_reroutes_and_completes() {
         .shows("outcome  rerouted: the deployment is SUCCESSFUL")
         .shows("✔ as the story expects (rerouted)")
         .hides("✘");
-    assert!(
-        run.took < Duration::from_secs(15),
-        "the default rehearsal took {:?}",
-        run.took
-    );
 }
 
 #[tokio::test]
@@ -226,7 +218,6 @@ async fn interactively_the_person_at_the_terminal_decides() {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        took: Duration::ZERO,
     };
     run.succeeded()
         .shows("story      interactive: you decide, at this terminal")
