@@ -153,6 +153,7 @@ async fn open_gate(
     record.card = Some(CardLocation {
         channel: posted.channel,
         ts: posted.ts,
+        thread_ts: None,
     });
     if let Err(error) = bot.gates.save(&record).await {
         tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error, "the card is posted but its location was not saved");
