@@ -3,6 +3,7 @@
 
 mod binary;
 mod hook;
+mod pause;
 mod slack;
 mod sns_intake;
 mod support;
