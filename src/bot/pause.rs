@@ -359,11 +359,11 @@ async fn hook_ended(bot: &Bot, hook: &HookEvent) -> Result<String, BotError> {
             at,
         },
         HookEventName::Succeeded => GateStatus::ResolvedElsewhere {
-            outcome: "continued (the pause hook SUCCEEDED)".to_owned(),
+            outcome: "continued in ECS, pause hook SUCCEEDED".to_owned(),
             at,
         },
         _ => GateStatus::ResolvedElsewhere {
-            outcome: "rolled back (the pause hook FAILED)".to_owned(),
+            outcome: "rolled back in ECS, pause hook FAILED".to_owned(),
             at,
         },
     };
@@ -463,8 +463,8 @@ fn resolved_elsewhere(
     match state.hook(hook_id) {
         Some(hook) if hook.status.is_empty() || hook.status == "AWAITING_ACTION" => None,
         Some(hook) => Some(match hook.status.as_str() {
-            "SUCCEEDED" => "continued (the pause hook SUCCEEDED)".to_owned(),
-            "FAILED" => "rolled back (the pause hook FAILED)".to_owned(),
+            "SUCCEEDED" => "continued in ECS, pause hook SUCCEEDED".to_owned(),
+            "FAILED" => "rolled back in ECS, pause hook FAILED".to_owned(),
             "TIMED_OUT" => "the pause timed out in ECS".to_owned(),
             other => format!("the pause hook is {other}"),
         }),

@@ -471,7 +471,7 @@ async fn a_pause_continued_outside_greenlight_closes_the_card() {
     assert!(
         serde_json::to_string(&card.blocks)
             .unwrap()
-            .contains("Resolved outside greenlight: continued (the pause hook SUCCEEDED)")
+            .contains("Resolved outside greenlight: continued in ECS, pause hook SUCCEEDED")
     );
     assert!(
         thread(&bot, &gate)
