@@ -251,11 +251,20 @@ impl Bot {
             gate.deployment = Some(progress.clone());
             // A later pause of the same deployment may still be open; once the deployment rolls
             // back or ends there is nothing left to decide on it.
+            // Closed by someone's "Roll back now", it reads as their rollback; closed because ECS
+            // says the deployment already ended, as resolved outside greenlight.
             let closes = gate.status.is_open() && progress.phase != DeploymentPhase::InProgress;
             if closes {
-                gate.status = GateStatus::ResolvedElsewhere {
-                    outcome: format!("the deployment {}", progress.status_line(Utc::now())),
-                    at: progress.updated_at,
+                gate.status = match &progress.rollback_requested_by {
+                    Some(by) => GateStatus::Decided {
+                        decision: Decision::Rejected,
+                        by: by.clone(),
+                        at: progress.updated_at,
+                    },
+                    None => GateStatus::ResolvedElsewhere {
+                        outcome: format!("the deployment {}", progress.status_line(Utc::now())),
+                        at: progress.updated_at,
+                    },
                 };
             }
             if let Err(error) = self.gates.save(&gate).await {
@@ -269,7 +278,11 @@ impl Bot {
             if let Err(error) = self.refresh_card(&gate, votes).await {
                 tracing::warn!(event = "slack.card_update_failed", gate_id = %gate.gate_id, error = %error);
             }
-            if closes && let Some(note) = AuditEvent::from_status(&gate.status) {
+            // A rollback someone asked for gets its one note from the caller.
+            if closes
+                && progress.rollback_requested_by.is_none()
+                && let Some(note) = AuditEvent::from_status(&gate.status)
+            {
                 self.note_in_thread(&gate, &note).await;
             }
             if root.is_none() && gate.card.is_some() {

@@ -915,6 +915,68 @@ async fn each_canary_step_is_its_own_gate_in_the_first_cards_thread() {
 }
 
 #[tokio::test]
+async fn roll_back_now_on_an_earlier_step_closes_the_pause_still_open() {
+    let bot = TestBot::start().await;
+    let arn = deployment_arn("canary");
+    let (first_hook, second_hook) = ("ecs-pause-step-1", "ecs-pause-step-2");
+    bot.ecs.add_deployment(&arn, canary(&arn, 0.0, first_hook));
+    deliver(
+        &bot,
+        &hook_event(
+            &arn,
+            first_hook,
+            "HOOK_AWAITING_ACTION",
+            "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        ),
+    )
+    .await;
+    let first = GateId::for_pause(&arn, first_hook).to_string();
+    bot.click(ALICE, REROUTE, &first).await;
+    bot.ecs
+        .add_deployment(&arn, canary(&arn, 10.0, second_hook));
+    deliver(
+        &bot,
+        &hook_event(
+            &arn,
+            second_hook,
+            "HOOK_AWAITING_ACTION",
+            "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        ),
+    )
+    .await;
+    let second = GateId::for_pause(&arn, second_hook).to_string();
+
+    // The canary looks bad: roll back from the first card while the second step waits.
+    bot.click(BOB, ROLLBACK_NOW, &first).await;
+    assert_eq!(bot.ecs.calls_to("StopServiceDeployment").len(), 1);
+    let second_card = card(&bot, &second).await;
+    assert!(
+        action_ids(&second_card).is_empty(),
+        "the waiting step's buttons go"
+    );
+    assert!(
+        serde_json::to_string(&second_card.blocks)
+            .unwrap()
+            .contains(&format!("Rollback requested by <@{BOB}>"))
+    );
+    bot.click(ALICE, REROUTE, &second).await;
+    assert_eq!(
+        bot.ecs.calls_to("ContinueServiceDeployment").len(),
+        1,
+        "only the first step's continue"
+    );
+    let notes = thread(&bot, &first).await;
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|n| n.contains(&format!("<@{BOB}>")) && n.contains("· `gl-"))
+            .count(),
+        1,
+        "one audit note for the rollback (the second card itself is also in the thread): {notes:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_linear_step_reads_its_position_from_the_weights() {
     let bot = TestBot::start().await;
     let arn = deployment_arn("linear");
