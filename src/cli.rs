@@ -33,6 +33,12 @@ pub enum Command {
     },
     /// Serve the bot's router through the Lambda runtime API (function URL events).
     Bot,
+    /// Print the Slack app manifest with the bot's URL filled in.
+    Manifest {
+        /// The bot's function URL (the stack output BotUrl).
+        #[arg(long)]
+        url: String,
+    },
     /// Serve the bot's router on a local port, with the same routes as the function URL.
     Serve {
         /// The address to listen on.
@@ -68,6 +74,16 @@ pub async fn main() -> ExitCode {
     match command {
         Command::Hook { event } => run_hook(event).await,
         Command::Bot => run_bot(None).await,
+        Command::Manifest { url } => match crate::manifest::render(&url) {
+            Ok(manifest) => {
+                print!("{manifest}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("greenlight: {error}");
+                ExitCode::from(2)
+            }
+        },
         Command::Serve { addr } => run_bot(Some(addr)).await,
     }
 }

@@ -92,7 +92,12 @@ impl Hook {
                 Some(invocation.hook_details.clone()),
             );
         }
-        let marker = match &invocation.marker {
+        // A marker is only ours for this gate if it names this deployment and stage: ECS may
+        // hand the same hook's details back at a later stage, and that is a new gate.
+        let current = invocation.marker.as_ref().filter(|marker| {
+            marker.gate_id == GateId::for_hook(&invocation.deployment, invocation.stage)
+        });
+        let marker = match current {
             Some(marker) => marker.clone(),
             None => match self.open_gate(&invocation).await {
                 Ok(marker) => marker,

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod hook;
+pub mod manifest;
 pub mod memory;
 pub mod policy;
 pub mod ports;

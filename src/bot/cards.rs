@@ -54,6 +54,32 @@ impl Bot {
             .await
     }
 
+    /// Redraws an open card with its votes so far, without ever leaving a decided gate's card
+    /// reopened.
+    ///
+    /// Slack has no conditional update: when another approver's click closes the gate while this
+    /// "n of m" redraw is still on its way, the redraw can land last and put live buttons back on
+    /// a decided gate. So once the redraw is done, the record is read again, and if the gate is
+    /// no longer open its closed card is drawn once more. (The decision path saves the record
+    /// before it redraws, so a redraw that lands after the closing one always sees it closed.)
+    pub async fn refresh_votes(
+        &self,
+        record: &GateRecord,
+        votes: Vec<String>,
+    ) -> Result<(), SlackError> {
+        let drawn = self.refresh_card(record, votes).await;
+        match self.gates.load(&record.gate_id).await {
+            Ok(Some(latest)) if !latest.status.is_open() => {
+                self.refresh_card(&latest, Vec::new()).await
+            }
+            Ok(_) => drawn,
+            Err(error) => {
+                tracing::warn!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error, "could not check whether the vote redraw overtook a decision");
+                drawn
+            }
+        }
+    }
+
     /// Adds an audit-trail reply under the card. A failure is logged, not returned: the decision
     /// itself has already happened and is in the structured log.
     pub async fn note_in_thread(&self, record: &GateRecord, event: &AuditEvent<'_>) {

@@ -34,8 +34,14 @@ struct SlashCommand {
     command: String,
     #[serde(default)]
     text: String,
+    #[serde(default)]
     user_id: String,
+    #[serde(default)]
     channel_id: String,
+    /// Slack checks the certificate of a slash command's URL with a signed `ssl_check=1` request
+    /// that carries no user or channel; it only wants a 200.
+    #[serde(default)]
+    ssl_check: Option<String>,
 }
 
 pub const USAGE: &str = "Usage: `/deploy status [service]` · `/deploy approve <gate>` · `/deploy rollback <gate>` · `/deploy help`";
@@ -60,6 +66,14 @@ pub async fn receive(
     let command: SlashCommand = serde_urlencoded::from_bytes(&body).map_err(|_| {
         BotError::BadRequest("expected a slash-command form with user_id and channel_id".to_owned())
     })?;
+    if command.ssl_check.as_deref() == Some("1") {
+        return Ok(ephemeral(""));
+    }
+    if command.user_id.is_empty() || command.channel_id.is_empty() {
+        return Err(BotError::BadRequest(
+            "expected a slash-command form with user_id and channel_id".to_owned(),
+        ));
+    }
     tracing::info!(event = "command.received", command = %command.command, user = %command.user_id, channel = %command.channel_id, text = %command.text.chars().take(100).collect::<String>());
     let words: Vec<&str> = command.text.split_whitespace().collect();
     let answer = match words.as_slice() {

@@ -206,7 +206,7 @@ impl Bot {
             let count = votes.len();
             if count < needed as usize {
                 if first_vote {
-                    if let Err(error) = self.refresh_card(&record, votes).await {
+                    if let Err(error) = self.refresh_votes(&record, votes).await {
                         tracing::warn!(event = "slack.card_update_failed", gate_id = %gate, error = %error);
                     }
                     self.note_in_thread(

@@ -12,6 +12,7 @@ use chrono::Utc;
 
 use crate::card::AuditEvent;
 use crate::domain::deployment::ServiceDeploymentArn;
+use crate::domain::gate::GateId;
 use crate::domain::notification::{
     EcsEvent, GateEvent, GateFollowUp, GateRequest, TopicMessage, classify,
 };
@@ -113,6 +114,10 @@ async fn open_gate(
         ));
     }
     let mut record = GateRecord::from_request(request);
+    if request.gate_id.is_none() {
+        record.gate_id =
+            GateId::for_parameter_message(&request.parameter_name, &envelope.message_id);
+    }
     let Some(channel) = bot.channel_for(record.cluster.as_deref(), record.service.as_deref())
     else {
         tracing::error!(event = "gate.no_channel", gate_id = %record.gate_id, "no policy rule or GREENLIGHT_SLACK_CHANNEL names a channel for this gate");

@@ -45,9 +45,17 @@ impl GateId {
     }
 
     /// The gate of a notification that carries only a decision parameter (the do-it-yourself
-    /// recipe's hooks): one per parameter name.
+    /// recipe's hooks), when nothing else is known about it: one per parameter name.
     pub fn for_parameter(parameter: &ParameterName) -> GateId {
         GateId::derive(&format!("parameter|{parameter}"))
+    }
+
+    /// The gate of such a notification as delivered by SNS: one per message. A recipe hook names
+    /// the same parameter for every deployment (and deletes it once read), so the parameter alone
+    /// would make every later deployment's request look like a duplicate of the first; the SNS
+    /// `MessageId`, which a redelivery repeats, tells one request from the next.
+    pub fn for_parameter_message(parameter: &ParameterName, message_id: &str) -> GateId {
+        GateId::derive(&format!("parameter|{parameter}|{message_id}"))
     }
 
     pub fn as_str(&self) -> &str {

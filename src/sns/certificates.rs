@@ -34,9 +34,6 @@ use x509_parser::pem::Pem;
 use crate::ports::AdapterError;
 use crate::tls::{Scheme, https_connector};
 
-/// The environment variable naming the pinned certificate directory.
-pub const CERT_DIR_ENV: &str = "GREENLIGHT_SNS_CERT_DIR";
-
 /// How long a certificate fetch may take. SNS waits 15 s for the whole delivery, and a cold start
 /// has already used some of that; a fetch that takes longer is better answered with a 503 (SNS
 /// retries) than with a timeout.
@@ -405,16 +402,6 @@ impl CertificateStore {
     /// A store that fetches over HTTPS ([`HttpsFetcher`]).
     pub fn over_https() -> Self {
         CertificateStore::new(Arc::new(HttpsFetcher::new()))
-    }
-
-    /// [`over_https`](CertificateStore::over_https), with the pinned directory named by
-    /// `GREENLIGHT_SNS_CERT_DIR` when it is set and not empty.
-    pub fn from_env() -> Self {
-        let store = CertificateStore::over_https();
-        match std::env::var_os(CERT_DIR_ENV) {
-            Some(directory) if !directory.is_empty() => store.with_directory(directory),
-            _ => store,
-        }
     }
 
     /// Looks in `directory` for a file named like the URL's last path segment before fetching.

@@ -13,8 +13,8 @@ pub mod signer;
 pub mod verify;
 
 pub use certificates::{
-    CERT_DIR_ENV, CertUrlError, CertificateError, CertificateFetcher, CertificateStore,
-    FETCH_TIMEOUT, HttpsFetcher, MAX_CERTIFICATE_BYTES, SigningCertUrl, SigningCertificate,
+    CertUrlError, CertificateError, CertificateFetcher, CertificateStore, FETCH_TIMEOUT,
+    HttpsFetcher, MAX_CERTIFICATE_BYTES, SigningCertUrl, SigningCertificate,
 };
 pub use signer::{REHEARSAL_CERT_FILE, SignerError, SnsSigner};
 pub use verify::{

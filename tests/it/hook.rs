@@ -454,3 +454,68 @@ impl HookJson for Hook {
         serde_json::to_value(self.handle(payload, None).await).expect("json")
     }
 }
+
+#[tokio::test]
+async fn a_policy_rule_sets_the_gate_timeout_and_action() {
+    let fixture = Fixture::new(&[]).await;
+    let policy = greenlight::policy::Policy::parse(
+        "policy.toml",
+        &format!(
+            "[[rule]]\nname = \"this cluster\"\nclusters = [\"{}\"]\napprovers = [\"U0ALICE001\"]\ngate_timeout = \"2h\"\ntimeout_action = \"CONTINUE\"\n",
+            fixture.cluster
+        ),
+    )
+    .expect("policy");
+    let hook = Hook::new(
+        fixture.hook.settings().clone(),
+        Arc::new(SsmParameterStore::new(fixture.ssm.clone())),
+        Arc::new(SnsTopic::new(
+            aws_sdk_sns::Client::new(&moto::sdk_config().await),
+            fixture.hook.settings().sns_topic_arn.clone(),
+        )),
+        Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(
+            &moto::sdk_config_at(&fixture.ecs.url).await,
+        ))),
+    )
+    .with_timeout_rules(Arc::new(policy));
+    let response = hook.hook_response(&fixture.payload(None)).await;
+    let marker = &response["hookDetails"]["greenlight"];
+    assert_eq!(marker["timeoutAction"], "CONTINUE");
+    let messages = fixture.published.wait_for_messages(1).await;
+    let context = &messages[0]["metadata"]["additionalContext"];
+    let requested =
+        chrono::DateTime::parse_from_rfc3339(context["requestedAt"].as_str().unwrap()).unwrap();
+    let deadline =
+        chrono::DateTime::parse_from_rfc3339(context["deadline"].as_str().unwrap()).unwrap();
+    assert_eq!((deadline - requested).num_minutes(), 120);
+    assert_eq!(context["timeoutAction"], "CONTINUE");
+}
+
+#[tokio::test]
+async fn a_marker_from_another_stage_opens_a_new_gate() {
+    let fixture = Fixture::new(&[(
+        "GREENLIGHT_GATED_STAGES",
+        "POST_TEST_TRAFFIC_SHIFT,PRE_PRODUCTION_TRAFFIC_SHIFT",
+    )])
+    .await;
+    let details = fixture.open().await;
+    let mut later = fixture.payload(Some(details.clone()));
+    later["lifecycleStage"] = json!("PRE_PRODUCTION_TRAFFIC_SHIFT");
+    let response = fixture.hook.hook_response(&later).await;
+    assert_eq!(response["hookStatus"], "IN_PROGRESS");
+    assert_ne!(
+        response["hookDetails"]["greenlight"]["gateId"],
+        details["greenlight"]["gateId"]
+    );
+    assert!(
+        response["hookDetails"]["greenlight"]["parameterName"]
+            .as_str()
+            .unwrap()
+            .ends_with("/PRE_PRODUCTION_TRAFFIC_SHIFT")
+    );
+    assert_eq!(
+        fixture.published.wait_for_messages(2).await.len(),
+        2,
+        "a second gate request"
+    );
+}

@@ -2,8 +2,13 @@
 //! (HTTP to the router, the AWS SDK to moto, the Slack Web API to a recording double).
 
 mod binary;
+mod clicks;
+mod commands;
 mod hook;
+mod manifest;
 mod pause;
+mod router;
 mod slack;
 mod sns_intake;
+mod sns_refusals;
 mod support;

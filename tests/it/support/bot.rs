@@ -70,6 +70,9 @@ pub struct Options {
     pub policy: Option<String>,
     /// Point SSM at this endpoint instead of moto (a closed port simulates an outage).
     pub ssm_endpoint: Option<String>,
+    /// Point the SNS client that confirms subscriptions at this endpoint instead of moto (an
+    /// [`HttpRecorder`](super::http_recorder::HttpRecorder) shows what the bot asked for).
+    pub sns_endpoint: Option<String>,
 }
 
 impl Default for Options {
@@ -78,6 +81,7 @@ impl Default for Options {
             approvers: "U0ALICE001,U0BOB00001,S0SRETEAM1",
             policy: None,
             ssm_endpoint: None,
+            sns_endpoint: None,
         }
     }
 }
@@ -92,6 +96,8 @@ pub struct TestBot {
     pub signer: SnsSigner,
     pub decision_prefix: String,
     pub gate_prefix: String,
+    /// The bot's certificate store: tests pin more certificates (an expired one, say) into it.
+    pub certificates: Arc<CertificateStore>,
     _policy_dir: Option<tempfile::TempDir>,
 }
 
@@ -138,35 +144,28 @@ impl TestBot {
             }
         }
         let settings = BotSettings::from_env(&env).expect("bot settings");
-        let policy = greenlight::wiring::bot_policy(&settings).expect("policy");
         let ssm_config = match &options.ssm_endpoint {
             Some(endpoint) => moto::sdk_config_at(endpoint).await,
             None => config.clone(),
         };
-        let store: Arc<dyn ParameterStore> = Arc::new(SsmParameterStore::new(
-            aws_sdk_ssm::Client::new(&ssm_config),
-        ));
+        let sns_config = match &options.sns_endpoint {
+            Some(endpoint) => moto::sdk_config_at(endpoint).await,
+            None => config.clone(),
+        };
         let signer = SnsSigner::new(REGION).expect("signer");
-        let certificates = CertificateStore::new(Arc::new(MotoCertificates));
+        let certificates = Arc::new(CertificateStore::new(Arc::new(MotoCertificates)));
         signer.pin_into(&certificates).expect("pin");
-        let slack_api: Arc<dyn greenlight::slack::api::SlackApi> = Arc::new(slack.client());
-        let ecs_config = moto::sdk_config_at(&ecs.url).await;
-        let bot = Arc::new(Bot {
-            sns: SnsVerifier::new(
-                settings.allowed_topic_arns.clone(),
-                settings.sns_max_age,
-                Arc::new(certificates),
-            ),
-            slack_requests: SlackRequestVerifier::new(SIGNING_SECRET),
-            groups: Arc::new(CachedGroups::new(SlackGroups::new(Arc::clone(&slack_api)))),
-            slack: slack_api,
-            gates: GateStore::new(Arc::clone(&store), settings.gate_prefix.clone()),
-            decisions: store,
-            policy,
-            subscriptions: Arc::new(SnsSubscriptions::new(aws_sdk_sns::Client::new(&config))),
-            deployments: Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(&ecs_config))),
-            settings,
-        });
+        let bot = Arc::new(
+            build_bot(
+                settings,
+                ssm_store(&ssm_config),
+                &sns_config,
+                &slack,
+                &ecs,
+                Arc::clone(&certificates),
+            )
+            .await,
+        );
         let app = greenlight::bot::app(Arc::clone(&bot));
         TestBot {
             bot,
@@ -178,8 +177,38 @@ impl TestBot {
             signer,
             decision_prefix,
             gate_prefix,
+            certificates,
             _policy_dir: policy_dir,
         }
+    }
+
+    /// A second router over the same settings, policy, Slack double, ECS double and certificates,
+    /// but with SSM at `ssm_endpoint`: a bot that opened its gates while SSM was up and is asked
+    /// to decide one while SSM is down.
+    pub async fn sibling_with_ssm_at(&self, ssm_endpoint: &str) -> Router {
+        let ssm_config = moto::sdk_config_at(ssm_endpoint).await;
+        self.sibling_with_store(ssm_store(&ssm_config)).await
+    }
+
+    /// A second router like [`sibling_with_ssm_at`](TestBot::sibling_with_ssm_at), over any
+    /// parameter store (moto's wrapped in a failing one, say).
+    pub async fn sibling_with_store(&self, store: Arc<dyn ParameterStore>) -> Router {
+        let config = moto::sdk_config().await;
+        let bot = build_bot(
+            self.bot.settings.clone(),
+            store,
+            &config,
+            &self.slack,
+            &self.ecs,
+            Arc::clone(&self.certificates),
+        )
+        .await;
+        greenlight::bot::app(Arc::new(bot))
+    }
+
+    /// The parameter store on moto that this bot uses.
+    pub async fn moto_store(&self) -> Arc<dyn ParameterStore> {
+        ssm_store(&moto::sdk_config().await)
     }
 
     /// Serves the router on a loopback port and returns its base URL.
@@ -195,15 +224,7 @@ impl TestBot {
 
     /// Sends one request through the router.
     pub async fn request(&self, request: Request<Body>) -> (StatusCode, String) {
-        let response = self.app.clone().oneshot(request).await.expect("router");
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
+        send(&self.app, request).await
     }
 
     pub async fn post(&self, path: &str, body: impl Into<Body>) -> (StatusCode, String) {
@@ -292,15 +313,26 @@ impl TestBot {
 
     /// Clicks a card button, signed; returns the status.
     pub async fn click(&self, user: &str, action_id: &str, gate: &str) -> StatusCode {
-        let body = Self::click_body(user, CHANNEL, action_id, gate);
+        self.click_in(CHANNEL, user, action_id, gate).await
+    }
+
+    /// Clicks a card button as seen from `channel`, signed; returns the status.
+    pub async fn click_in(
+        &self,
+        channel: &str,
+        user: &str,
+        action_id: &str,
+        gate: &str,
+    ) -> StatusCode {
+        let body = Self::click_body(user, channel, action_id, gate);
         self.request(self.slack_request("/slack/interactions", body))
             .await
             .0
     }
 
-    /// Runs `/deploy <text>`, signed; returns the ephemeral answer's text.
-    pub async fn command(&self, user: &str, text: &str) -> (StatusCode, Value) {
-        let body = serde_urlencoded::to_string([
+    /// The form body of `/deploy <text>` typed by `user` in the deploy channel.
+    pub fn command_body(user: &str, text: &str) -> String {
+        serde_urlencoded::to_string([
             ("command", "/deploy"),
             ("text", text),
             ("user_id", user),
@@ -308,7 +340,12 @@ impl TestBot {
             ("team_id", "T0TEAM0001"),
             ("response_url", "https://hooks.slack.invalid/commands/1"),
         ])
-        .expect("form");
+        .expect("form")
+    }
+
+    /// Runs `/deploy <text>`, signed; returns the ephemeral answer's text.
+    pub async fn command(&self, user: &str, text: &str) -> (StatusCode, Value) {
+        let body = Self::command_body(user, text);
         let (status, body) = self
             .request(self.slack_request("/slack/commands", body))
             .await;
@@ -351,4 +388,131 @@ impl TestBot {
         }
         names
     }
+}
+
+/// Sends one request through `app`; returns the status and the body as text.
+pub async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String) {
+    let response = app.clone().oneshot(request).await.expect("router");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The bot as `greenlight bot` wires it, with this parameter store, SNS at the given endpoint,
+/// Slack at the double and ECS at the ECS double.
+async fn build_bot(
+    settings: BotSettings,
+    store: Arc<dyn ParameterStore>,
+    sns_config: &aws_config::SdkConfig,
+    slack: &SlackDouble,
+    ecs: &EcsDouble,
+    certificates: Arc<CertificateStore>,
+) -> Bot {
+    let policy = greenlight::wiring::bot_policy(&settings).expect("policy");
+    let slack_api: Arc<dyn greenlight::slack::api::SlackApi> = Arc::new(slack.client());
+    let ecs_config = moto::sdk_config_at(&ecs.url).await;
+    Bot {
+        sns: SnsVerifier::new(
+            settings.allowed_topic_arns.clone(),
+            settings.sns_max_age,
+            certificates,
+        ),
+        slack_requests: SlackRequestVerifier::new(SIGNING_SECRET),
+        groups: Arc::new(CachedGroups::new(SlackGroups::new(Arc::clone(&slack_api)))),
+        slack: slack_api,
+        gates: GateStore::new(Arc::clone(&store), settings.gate_prefix.clone()),
+        decisions: store,
+        policy,
+        subscriptions: Arc::new(SnsSubscriptions::new(aws_sdk_sns::Client::new(sns_config))),
+        deployments: Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(&ecs_config))),
+        settings,
+    }
+}
+
+fn ssm_store(config: &aws_config::SdkConfig) -> Arc<dyn ParameterStore> {
+    Arc::new(SsmParameterStore::new(aws_sdk_ssm::Client::new(config)))
+}
+
+/// A parameter store whose create-only writes under `failing_prefix` fail (as SSM throttling or
+/// a missing IAM permission would); everything else goes to `inner`.
+pub struct FailingCreates {
+    pub inner: Arc<dyn ParameterStore>,
+    pub failing_prefix: String,
+}
+
+#[async_trait]
+impl ParameterStore for FailingCreates {
+    async fn get(&self, name: &str) -> Result<Option<String>, AdapterError> {
+        self.inner.get(name).await
+    }
+    async fn create(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> Result<greenlight::ports::Created, AdapterError> {
+        if name.starts_with(&self.failing_prefix) {
+            return Err(AdapterError::retryable(
+                "ssm:PutParameter",
+                "ThrottlingException: rate exceeded (test)",
+            ));
+        }
+        self.inner.create(name, value).await
+    }
+    async fn overwrite(&self, name: &str, value: &str) -> Result<(), AdapterError> {
+        self.inner.overwrite(name, value).await
+    }
+    async fn delete(&self, name: &str) -> Result<(), AdapterError> {
+        self.inner.delete(name).await
+    }
+    async fn list(&self, path: &str) -> Result<Vec<(String, String)>, AdapterError> {
+        self.inner.list(path).await
+    }
+}
+
+/// The string SNS signs for a delivery body (notification or confirmation), from its JSON.
+pub fn sns_string_to_sign(body: &Value) -> String {
+    let field = |name: &str| body[name].as_str().map(str::to_owned);
+    let kind = field("Type").unwrap_or_default();
+    let names: &[&str] = if kind == "Notification" {
+        &[
+            "Message",
+            "MessageId",
+            "Subject",
+            "Timestamp",
+            "TopicArn",
+            "Type",
+        ]
+    } else {
+        &[
+            "Message",
+            "MessageId",
+            "SubscribeURL",
+            "Timestamp",
+            "Token",
+            "TopicArn",
+            "Type",
+        ]
+    };
+    let mut text = String::new();
+    for name in names {
+        if let Some(value) = field(name) {
+            text.push_str(&format!("{name}\n{value}\n"));
+        }
+    }
+    text
+}
+
+/// Signs `body` again (SignatureVersion 2) after a test changed its fields, so that only the
+/// changed field, not the signature, can be the reason for a refusal.
+pub fn resign(signer: &SnsSigner, body: &mut Value) {
+    let signature = signer
+        .sign(SignatureVersion::V2Sha256, &sns_string_to_sign(body))
+        .expect("sign");
+    body["SignatureVersion"] = json!("2");
+    body["Signature"] = json!(signature);
 }
