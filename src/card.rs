@@ -27,7 +27,7 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::domain::deployment::short_revision;
 use crate::domain::gate::{Decision, TimeoutAction};
-use crate::domain::record::{GateRecord, GateStatus};
+use crate::domain::record::{GateRecord, GateStatus, Resolution};
 use crate::slack::api::OutgoingMessage;
 
 /// `action_id` of the button that approves the gate (production traffic moves to the new
@@ -35,6 +35,9 @@ use crate::slack::api::OutgoingMessage;
 pub const REROUTE_ACTION_ID: &str = "greenlight.reroute";
 /// `action_id` of the button that rejects the gate (ECS rolls back).
 pub const ROLLBACK_ACTION_ID: &str = "greenlight.rollback";
+/// `action_id` of the button that stops a deployment with a rollback after its gate let it go on
+/// (during the traffic shift or the bake time).
+pub const ROLLBACK_NOW_ACTION_ID: &str = "greenlight.rollback_now";
 /// `action_id` of the console link button. Slack reports clicks on link buttons to the app too;
 /// the router acknowledges them and does nothing else.
 pub const CONSOLE_ACTION_ID: &str = "greenlight.console";
@@ -62,6 +65,10 @@ pub struct CardView {
     pub approvers_configured: bool,
     /// A live line, e.g. "bake time, 12 min left".
     pub status_line: Option<String>,
+    /// Whether a closed card offers "Roll back now": the gate let the deployment go on and it has
+    /// not ended yet (see `GateRecord::offers_rollback_now`). Ignored while the gate is open,
+    /// where Rollback does the same.
+    pub offer_rollback_now: bool,
 }
 
 /// A card ready to post or to put in place of the old one.
@@ -117,12 +124,15 @@ pub fn gate_card(record: &GateRecord, view: &CardView) -> RenderedCard {
             blocks.push(section(&fail_closed_warning(record)));
         }
         blocks.push(SlackActionsBlock::new(buttons(record, view)).into());
-    } else if let Some(line) = outcome_line(&record.status) {
+    } else if let Some(line) = outcome_line(record) {
         let line = match record.console_url.as_deref().and_then(link_target) {
             Some(url) => format!("{line}\n<{url}|Open in ECS console>"),
             None => line,
         };
         blocks.push(section(&line));
+        if view.offer_rollback_now {
+            blocks.push(SlackActionsBlock::new(vec![rollback_now_button(record)]).into());
+        }
     }
 
     blocks.push(SlackContextBlock::new(context(record, view)).into());
@@ -147,7 +157,7 @@ fn fallback_text(record: &GateRecord) -> String {
         Some(service) => escape(service),
         None => escape(&header_text(record)),
     };
-    match outcome_line(&record.status) {
+    match outcome_line(record) {
         None if record.service.is_some() => format!("{name}: {QUESTION} ({})", record.gate_id),
         None => format!("{name} ({})", record.gate_id),
         Some(line) => format!("{name}: {line}"),
@@ -173,6 +183,9 @@ fn fields(record: &GateRecord) -> Vec<String> {
             "Stage",
             format!("{}\n{}", code(stage.as_str()), stage.situation()),
         );
+    }
+    if let Some(step) = &record.step {
+        field("Traffic step", escape(&step.describe()));
     }
     if let Some(target) = &record.target_revision {
         let mut value = code(short_revision(target));
@@ -306,9 +319,43 @@ fn buttons(record: &GateRecord, view: &CardView) -> Vec<SlackActionBlockElement>
     elements
 }
 
+/// "Roll back now": after the gate let the deployment go on, a person can still stop it with a
+/// rollback (`StopServiceDeployment`) until it ends. It asks first, like Rollback, because it
+/// undoes what someone approved.
+fn rollback_now_button(record: &GateRecord) -> SlackActionBlockElement {
+    let name = escape(record.display_name());
+    let back_to = match record.source_revisions.first() {
+        Some(source) => format!(" back to {}", code(short_revision(source))),
+        None => String::new(),
+    };
+    let confirm = SlackBlockConfirmItem::new(
+        plain_only("Roll back now?"),
+        mrkdwn(&clip(
+            &format!(
+                "ECS stops this deployment and takes *{name}*{back_to}, although it was approved."
+            ),
+            CONFIRM_TEXT_MAX,
+        )),
+        plain_only("Roll back now"),
+        plain_only("Cancel"),
+    )
+    .with_style("danger".into());
+    SlackBlockButtonElement::new(plain_only("Roll back now"))
+        .with_action_id(ROLLBACK_NOW_ACTION_ID.to_owned().into())
+        .with_value(record.gate_id.as_str().to_owned())
+        .with_style(SlackBlockButtonStyle::Danger)
+        .with_confirm(confirm)
+        .into()
+}
+
 /// The line that replaces the buttons once the gate is no longer open.
-fn outcome_line(status: &GateStatus) -> Option<String> {
-    match status {
+fn outcome_line(record: &GateRecord) -> Option<String> {
+    // A pause hook's timeout is applied by ECS itself, not by greenlight; the card says so.
+    let timed_out_by = match record.resolution {
+        Resolution::PauseHook { .. } => "⏰ Timed out in ECS",
+        Resolution::Parameter { .. } => "⏰ Timed out",
+    };
+    match &record.status {
         GateStatus::Open => None,
         GateStatus::Decided {
             decision: Decision::Approved,
@@ -329,7 +376,7 @@ fn outcome_line(status: &GateStatus) -> Option<String> {
             slack_date(*at)
         )),
         GateStatus::TimedOut { action, at } => Some(format!(
-            "⏰ Timed out: {} at {}",
+            "{timed_out_by}: {} at {}",
             match action {
                 TimeoutAction::Rollback => "rolled back",
                 TimeoutAction::Continue => "continued",
@@ -443,8 +490,12 @@ pub fn thread_note(record: &GateRecord, event: &AuditEvent<'_>) -> String {
             slack_date(at)
         ),
         AuditEvent::TimedOut { action, at } => format!(
-            "⏰ Nobody decided before the deadline; at {} greenlight {}",
+            "⏰ Nobody decided before the deadline; at {} {} {}",
             slack_date(at),
+            match record.resolution {
+                Resolution::PauseHook { .. } => "ECS",
+                Resolution::Parameter { .. } => "greenlight",
+            },
             match action {
                 TimeoutAction::Rollback => "rolled the deployment back",
                 TimeoutAction::Continue => "let the deployment continue",
@@ -762,6 +813,8 @@ mod tests {
             test_url: Some("https://test.web.example.com/".into()),
             card: None,
             status: GateStatus::Open,
+            step: None,
+            deployment: None,
         }
     }
 
@@ -790,6 +843,7 @@ mod tests {
             quorum: 1,
             approvers_configured: true,
             status_line: None,
+            offer_rollback_now: false,
         }
     }
 
@@ -910,6 +964,7 @@ mod tests {
             quorum: 2,
             approvers_configured: true,
             status_line: Some("bake time, 12 min left".into()),
+            offer_rollback_now: false,
         };
         let blocks = json_blocks(&gate_card(&record(), &view));
         let context = blocks.last().unwrap();
@@ -1012,6 +1067,90 @@ mod tests {
             all_text(&blocks)
                 .contains("Resolved outside greenlight: rolled back &lt;in the console&gt; at")
         );
+    }
+
+    #[test]
+    fn an_approved_card_offers_roll_back_now_while_the_deployment_runs() {
+        let mut approved = record();
+        approved.status = GateStatus::Decided {
+            decision: Decision::Approved,
+            by: "U42".into(),
+            at: at(1_777_001_000),
+        };
+        let offering = CardView {
+            offer_rollback_now: true,
+            status_line: Some("bake time, about 12 min left (until 03:35 UTC)".into()),
+            ..view()
+        };
+        let blocks = json_blocks(&gate_card(&approved, &offering));
+        let buttons = buttons(&blocks);
+        assert_eq!(buttons.len(), 1, "{buttons:?}");
+        let now = button(&buttons, ROLLBACK_NOW_ACTION_ID).unwrap();
+        assert_eq!(now["text"]["text"], "Roll back now");
+        assert_eq!(now["style"], "danger");
+        assert_eq!(now["value"], "gl-0123456789ab");
+        assert_eq!(now["confirm"]["style"], "danger");
+        assert_eq!(now["confirm"]["confirm"]["text"], "Roll back now");
+        assert_eq!(
+            now["confirm"]["text"]["text"],
+            "ECS stops this deployment and takes *web* back to `7777`, although it was approved."
+        );
+        assert!(all_text(&blocks).contains("✅ Rerouted by <@U42>"));
+        assert!(
+            blocks.last().unwrap()["elements"][0]["text"]
+                .as_str()
+                .unwrap()
+                .ends_with("· bake time, about 12 min left (until 03:35 UTC)")
+        );
+
+        // Once the deployment has ended the view stops offering it, and the button goes.
+        let blocks = json_blocks(&gate_card(&approved, &view()));
+        assert!(of_type(&blocks, "actions").is_empty());
+        // An open card never shows it: Rollback does the same there.
+        let blocks = json_blocks(&gate_card(&record(), &offering));
+        assert!(button(&self::buttons(&blocks), ROLLBACK_NOW_ACTION_ID).is_none());
+    }
+
+    #[test]
+    fn a_step_card_says_which_traffic_step_it_gates() {
+        let mut step = record();
+        step.stage = Some(LifecycleStage::PreProductionTrafficShift);
+        step.step = Some(crate::domain::progress::TrafficStep {
+            number: 2,
+            of: Some(4),
+            green_percent: Some(25.0),
+            next_percent: Some(50.0),
+        });
+        let blocks = json_blocks(&gate_card(&step, &view()));
+        assert!(
+            field_texts(&blocks)
+                .contains(&"*Traffic step*\nstep 2 of 4: 25 % on green, next 50 %".to_owned()),
+            "{:?}",
+            field_texts(&blocks)
+        );
+    }
+
+    #[test]
+    fn a_pause_that_timed_out_says_ecs_applied_the_timeout() {
+        let mut paused = record();
+        paused.resolution = Resolution::PauseHook {
+            hook_id: "ecs-pause-1".into(),
+        };
+        paused.status = GateStatus::TimedOut {
+            action: TimeoutAction::Rollback,
+            at: at(1_777_003_600),
+        };
+        let blocks = json_blocks(&gate_card(&paused, &view()));
+        assert!(of_type(&blocks, "actions").is_empty());
+        assert!(all_text(&blocks).contains("⏰ Timed out in ECS: rolled back at <!date^"));
+        let note = thread_note(
+            &paused,
+            &AuditEvent::TimedOut {
+                action: TimeoutAction::Continue,
+                at: at(1_777_003_600),
+            },
+        );
+        assert!(note.contains("ECS let the deployment continue"), "{note}");
     }
 
     #[test]
@@ -1205,6 +1344,7 @@ mod tests {
             quorum: 2,
             approvers_configured: true,
             status_line: None,
+            offer_rollback_now: false,
         };
         let drawing = draw(&gate_card(&record(), &view).blocks);
         let lines: Vec<&str> = drawing.lines().collect();

@@ -7,6 +7,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::progress::TrafficPlan;
+
 /// A failed call to an outside service.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{operation} failed: {message}")]
@@ -83,6 +85,20 @@ pub struct DeploymentState {
     pub source_revisions: Vec<String>,
     pub target_revision: Option<String>,
     pub hooks: Vec<HookState>,
+    /// When ECS last changed the deployment (entering a lifecycle stage counts).
+    pub updated_at: Option<DateTime<Utc>>,
+    /// How the deployment moves production traffic (strategy, steps, bake time).
+    pub plan: TrafficPlan,
+    /// The share of production traffic ECS has asked for on the target revision, in percent:
+    /// where a linear or canary deployment is between its steps.
+    pub target_production_weight: Option<f64>,
+}
+
+impl DeploymentState {
+    /// The hook with this id, if ECS still lists it.
+    pub fn hook(&self, hook_id: &str) -> Option<&HookState> {
+        self.hooks.iter().find(|hook| hook.hook_id == hook_id)
+    }
 }
 
 /// One lifecycle hook of a deployment, as `DescribeServiceDeployments` reports it.
@@ -94,6 +110,8 @@ pub struct HookState {
     /// e.g. `AWAITING_ACTION`, `SUCCEEDED`, `TIMED_OUT`.
     pub status: String,
     pub expires_at: Option<DateTime<Utc>>,
+    /// What ECS does when the hook expires: `CONTINUE` or `ROLLBACK`.
+    pub timeout_action: Option<String>,
 }
 
 /// What to tell ECS about a paused hook.

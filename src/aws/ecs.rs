@@ -6,6 +6,7 @@ use aws_sdk_ecs::types::{DeploymentLifecycleHookAction, StopServiceDeploymentSto
 use chrono::{DateTime, Utc};
 
 use super::adapter_error;
+use crate::domain::progress::TrafficPlan;
 use crate::ports::{AdapterError, DeploymentState, Deployments, HookAction, HookState};
 
 #[derive(Debug, Clone)]
@@ -41,6 +42,26 @@ impl Deployments for EcsDeployments {
         else {
             return Ok(None);
         };
+        let configuration = found.deployment_configuration.as_ref();
+        let plan = TrafficPlan {
+            strategy: configuration
+                .and_then(|c| c.strategy.as_ref())
+                .map(|s| s.as_str().to_owned()),
+            bake_time_minutes: configuration
+                .and_then(|c| c.bake_time_in_minutes)
+                .and_then(|minutes| u32::try_from(minutes).ok()),
+            linear_step_percent: configuration
+                .and_then(|c| c.linear_configuration.as_ref())
+                .and_then(|linear| linear.step_percent),
+            canary_percent: configuration
+                .and_then(|c| c.canary_configuration.as_ref())
+                .and_then(|canary| canary.canary_percent),
+        };
+        let target_production_weight = found
+            .target_service_revision
+            .as_ref()
+            .and_then(|revision| revision.requested_production_traffic_weight);
+        let updated_at = found.updated_at.as_ref().and_then(to_chrono);
         Ok(Some(DeploymentState {
             arn: found
                 .service_deployment_arn
@@ -75,8 +96,12 @@ impl Deployments for EcsDeployments {
                         .map(|s| s.as_str().to_owned())
                         .unwrap_or_default(),
                     expires_at: hook.expires_at.as_ref().and_then(to_chrono),
+                    timeout_action: hook.timeout_action.map(|a| a.as_str().to_owned()),
                 })
                 .collect(),
+            updated_at,
+            plan,
+            target_production_weight,
         }))
     }
 

@@ -1,6 +1,9 @@
 //! Keeping a gate's card and its thread in step with the gate record.
 
+use chrono::Utc;
+
 use crate::card::{AuditEvent, CardView, RenderedCard, gate_card, thread_note};
+use crate::domain::progress::DeploymentPhase;
 use crate::domain::record::GateRecord;
 use crate::policy::Action;
 use crate::slack::api::{OutgoingMessage, SlackError};
@@ -19,7 +22,16 @@ impl Bot {
                 .map(|rule| rule.approvals_needed(Action::Reroute))
                 .unwrap_or(1),
             approvers_configured: rule.is_some_and(|rule| rule.has_approvers()),
-            status_line: None,
+            // An open gate's deployment is in progress by definition; the line starts to matter
+            // once the gate is behind it.
+            status_line: record
+                .deployment
+                .as_ref()
+                .filter(|progress| {
+                    !record.status.is_open() || progress.phase != DeploymentPhase::InProgress
+                })
+                .map(|progress| progress.status_line(Utc::now())),
+            offer_rollback_now: record.offers_rollback_now(),
         }
     }
 
@@ -75,7 +87,7 @@ impl Bot {
             return;
         };
         let text = thread_note(record, event);
-        let reply = OutgoingMessage::text(card.channel.clone(), text).in_thread(card.ts.clone());
+        let reply = OutgoingMessage::text(card.channel.clone(), text).in_thread(card.thread_root());
         if let Err(error) = self.slack.post_message(&reply).await {
             tracing::warn!(event = "slack.thread_note_failed", gate_id = %record.gate_id, error = %error);
         }

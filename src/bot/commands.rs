@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::card::slack_date;
 use crate::domain::gate::GateId;
-use crate::domain::record::GateRecord;
+use crate::domain::record::{GateRecord, Resolution};
 use crate::policy::Action;
 use crate::slack::api::archive_link;
 
@@ -182,10 +182,22 @@ async fn status_line(bot: &Bot, gate: &GateRecord) -> String {
                 if let Some(stage) = &state.lifecycle_stage {
                     line.push_str(&format!(", stage {stage}"));
                 }
+                // A pause gate's own hook is marked: a deployment may list several.
+                let own_hook = match &gate.resolution {
+                    Resolution::PauseHook { hook_id } => Some(hook_id.as_str()),
+                    Resolution::Parameter { .. } => None,
+                };
                 for hook in state.hooks.iter().filter(|hook| !hook.status.is_empty()) {
                     line.push_str(&format!(", hook {} {}", hook.target_type, hook.status));
                     if let Some(expires) = hook.expires_at {
-                        line.push_str(&format!(" (expires {})", slack_date(expires)));
+                        line.push_str(&format!(" (expires {}", slack_date(expires)));
+                        if let Some(action) = &hook.timeout_action {
+                            line.push_str(&format!(", then {action}"));
+                        }
+                        line.push(')');
+                    }
+                    if own_hook == Some(hook.hook_id.as_str()) {
+                        line.push_str(" ← this gate");
                     }
                 }
             }

@@ -12,7 +12,7 @@ use crate::card::AuditEvent;
 use crate::domain::gate::{Decision, GateId};
 use crate::domain::record::{GateRecord, GateStatus, Resolution};
 use crate::policy::{Action, Refusal, authorize};
-use crate::ports::{AdapterError, Created, HookAction};
+use crate::ports::{AdapterError, Created};
 
 use super::Bot;
 
@@ -311,20 +311,10 @@ impl Bot {
                     Err(error) => Err(failed("the decision could not be written", &error)),
                 }
             }
+            // Flow B: `ContinueServiceDeployment`, unless ECS says the pause was already
+            // resolved elsewhere (see `pause.rs`).
             Resolution::PauseHook { hook_id } => {
-                let Some(arn) = record.service_deployment_arn.as_deref() else {
-                    return Err(Outcome::Failed {
-                        reason: "the gate names no service deployment".to_owned(),
-                    });
-                };
-                let action = match decision {
-                    Decision::Approved => HookAction::Continue,
-                    Decision::Rejected => HookAction::Rollback,
-                };
-                self.deployments
-                    .continue_hook(arn, hook_id, action)
-                    .await
-                    .map_err(|error| failed("ECS did not accept the decision", &error))
+                self.resolve_pause(record, hook_id, decision).await
             }
         }
     }

@@ -5,7 +5,12 @@
 //! - `{gateId}/votes/{userId}`: one create-only parameter per approval (a vote counts once);
 //! - `{gateId}/decision`: who decided, create-only: the first-decision-wins lock;
 //! - `services/{cluster}/{service}`: the id of the service's latest gate, so ECS events about a
-//!   deployment find the card to reply under.
+//!   deployment find the card to reply under;
+//! - `deployments/{key}/{gateId}`: every gate of one service deployment (`key` is derived from
+//!   its ARN), so later pauses of a linear or canary deployment go into the first card's thread
+//!   and a deployment's end updates all its cards;
+//! - `rollbacks/{key}`: who clicked "Roll back now" for a deployment, create-only, so that one
+//!   `StopServiceDeployment` is sent however many people click.
 
 use std::sync::Arc;
 
@@ -184,6 +189,90 @@ impl GateStore {
         }
     }
 
+    /// The key of a deployment's entries: fixed-length and parameter-name safe whatever the ARN.
+    fn deployment_key(arn: &str) -> GateId {
+        GateId::derive(&format!("deployment|{arn}"))
+    }
+
+    fn deployment_path(&self, arn: &str) -> Result<ParameterName, AdapterError> {
+        self.prefix
+            .child(&format!("deployments/{}", Self::deployment_key(arn)))
+            .map_err(bad_name)
+    }
+
+    fn rollback_name(&self, arn: &str) -> Result<ParameterName, AdapterError> {
+        self.prefix
+            .child(&format!("rollbacks/{}", Self::deployment_key(arn)))
+            .map_err(bad_name)
+    }
+
+    /// Remembers `record` as one of its deployment's gates. A gate without a service-deployment
+    /// ARN (a recipe card) belongs to no deployment and is not indexed.
+    pub async fn index_deployment(&self, record: &GateRecord) -> Result<(), AdapterError> {
+        let Some(arn) = record.service_deployment_arn.as_deref() else {
+            return Ok(());
+        };
+        let name = self
+            .deployment_path(arn)?
+            .child(record.gate_id.as_str())
+            .map_err(bad_name)?;
+        self.store
+            .overwrite(name.as_str(), record.gate_id.as_str())
+            .await
+    }
+
+    /// Every gate of a deployment, the first requested first (ties: the one without a thread
+    /// parent first, since that is the card the others reply under).
+    pub async fn deployment_gates(&self, arn: &str) -> Result<Vec<GateRecord>, AdapterError> {
+        let path = self.deployment_path(arn)?;
+        let mut gates = Vec::new();
+        for (_, id) in self.store.list(path.as_str()).await? {
+            if let Ok(id) = id.parse::<GateId>()
+                && let Some(record) = self.load(&id).await?
+            {
+                gates.push(record);
+            }
+        }
+        gates.sort_by_key(|record| {
+            (
+                record.requested_at,
+                record
+                    .card
+                    .as_ref()
+                    .is_some_and(|card| card.thread_ts.is_some()),
+            )
+        });
+        Ok(gates)
+    }
+
+    /// Takes a deployment's "Roll back now" lock; `AlreadyExisted` means someone asked first.
+    pub async fn lock_rollback(
+        &self,
+        arn: &str,
+        lock: &DecisionLock,
+    ) -> Result<Created, AdapterError> {
+        let name = self.rollback_name(arn)?;
+        let json = serde_json::to_string(lock)
+            .map_err(|err| AdapterError::permanent("gate-store", err.to_string()))?;
+        self.store.create(name.as_str(), &json).await
+    }
+
+    /// Who holds a deployment's "Roll back now" lock, if anyone.
+    pub async fn rollback_lock(&self, arn: &str) -> Result<Option<DecisionLock>, AdapterError> {
+        let name = self.rollback_name(arn)?;
+        Ok(self
+            .store
+            .get(name.as_str())
+            .await?
+            .and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
+    /// Releases the lock after ECS refused the rollback, so someone can try again.
+    pub async fn unlock_rollback(&self, arn: &str) -> Result<(), AdapterError> {
+        let name = self.rollback_name(arn)?;
+        self.store.delete(name.as_str()).await
+    }
+
     /// Every record still open, oldest request first.
     pub async fn open_gates(&self) -> Result<Vec<GateRecord>, AdapterError> {
         let mut open: Vec<GateRecord> = self
@@ -272,5 +361,51 @@ mod tests {
         };
         gates.save(&closed).await.unwrap();
         assert!(gates.open_gates().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_deployments_gates_and_its_rollback_lock() {
+        let gates = GateStore::new(
+            Arc::new(MemoryParameterStore::new()),
+            ParameterName::new("/g").unwrap(),
+        );
+        let arn = "arn:aws:ecs:eu-west-1:123456789012:service-deployment/prod/web/d1";
+        let mut first = record("first");
+        first.service_deployment_arn = Some(arn.into());
+        first.requested_at = Some(chrono::Utc::now() - chrono::Duration::minutes(5));
+        let mut second = record("second");
+        second.service_deployment_arn = Some(arn.into());
+        second.requested_at = Some(chrono::Utc::now());
+        for gate in [&second, &first] {
+            gates.create(gate).await.unwrap();
+            gates.index_deployment(gate).await.unwrap();
+        }
+        // A recipe gate has no deployment and is not indexed.
+        gates.index_deployment(&record("recipe")).await.unwrap();
+        let found: Vec<GateId> = gates
+            .deployment_gates(arn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| g.gate_id)
+            .collect();
+        assert_eq!(found, vec![first.gate_id.clone(), second.gate_id.clone()]);
+        assert!(gates.deployment_gates("other").await.unwrap().is_empty());
+        // The index entries are not records.
+        assert_eq!(gates.open_gates().await.unwrap().len(), 2);
+
+        let lock = DecisionLock {
+            decision: crate::domain::gate::Decision::Rejected,
+            by: "U1".into(),
+            at: chrono::Utc::now(),
+        };
+        assert_eq!(gates.lock_rollback(arn, &lock).await.unwrap(), Created::New);
+        assert_eq!(
+            gates.lock_rollback(arn, &lock).await.unwrap(),
+            Created::AlreadyExisted
+        );
+        assert_eq!(gates.rollback_lock(arn).await.unwrap().unwrap().by, "U1");
+        gates.unlock_rollback(arn).await.unwrap();
+        assert_eq!(gates.rollback_lock(arn).await.unwrap(), None);
     }
 }

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::card::{REROUTE_ACTION_ID, ROLLBACK_ACTION_ID};
+use crate::card::{REROUTE_ACTION_ID, ROLLBACK_ACTION_ID, ROLLBACK_NOW_ACTION_ID};
 use crate::domain::gate::GateId;
 use crate::policy::Action;
 
@@ -80,6 +80,10 @@ pub async fn receive(
         ));
     };
     for action in payload.actions {
+        if action.action_id == ROLLBACK_NOW_ACTION_ID {
+            roll_back_now(&bot, &user.id, &channel.id, action.value.as_deref()).await;
+            continue;
+        }
         let kind = match action.action_id.as_str() {
             REROUTE_ACTION_ID => Action::Reroute,
             ROLLBACK_ACTION_ID => Action::Rollback,
@@ -106,6 +110,31 @@ pub async fn receive(
         }
     }
     Ok(StatusCode::OK)
+}
+
+/// A "Roll back now" click: the same gate-id-only button value, its own path (see
+/// `rollback_now.rs`).
+async fn roll_back_now(bot: &Bot, user: &str, channel: &str, value: Option<&str>) {
+    let Some(gate) = value.and_then(|value| value.parse::<GateId>().ok()) else {
+        tracing::warn!(
+            event = "gate.refusal",
+            user,
+            channel,
+            outcome = "bad_button_value"
+        );
+        tell(
+            bot,
+            channel,
+            user,
+            "This button does not name a greenlight gate; nothing was changed.",
+        )
+        .await;
+        return;
+    };
+    let outcome = bot.roll_back_now(&gate, user, channel).await;
+    if outcome != super::rollback_now::RollbackNow::Requested {
+        tell(bot, channel, user, &outcome.message(&gate)).await;
+    }
 }
 
 /// An ephemeral answer to one person. Best effort: the structured log has the outcome anyway.

@@ -16,6 +16,7 @@ use crate::domain::gate::GateId;
 use crate::domain::notification::{
     EcsEvent, GateEvent, GateFollowUp, GateRequest, TopicMessage, classify,
 };
+use crate::domain::progress::{DEPLOYMENT_STATE_CHANGE, HOOK_STATE_CHANGE};
 use crate::domain::record::{CardLocation, GateRecord, GateStatus};
 use crate::ports::Created;
 use crate::slack::api::OutgoingMessage;
@@ -158,6 +159,7 @@ async fn open_gate(
     record.card = Some(CardLocation {
         channel: posted.channel,
         ts: posted.ts,
+        thread_ts: None,
     });
     if let Err(error) = bot.gates.save(&record).await {
         tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error, "the card is posted but its location was not saved");
@@ -168,6 +170,9 @@ async fn open_gate(
             .index_service(cluster, service, &record.gate_id)
             .await
     {
+        tracing::warn!(event = "gate.index_failed", gate_id = %record.gate_id, error = %error);
+    }
+    if let Err(error) = bot.gates.index_deployment(&record).await {
         tracing::warn!(event = "gate.index_failed", gate_id = %record.gate_id, error = %error);
     }
     tracing::info!(event = "gate.carded", gate_id = %record.gate_id, cluster = record.cluster.as_deref().unwrap_or(""), service = record.service.as_deref().unwrap_or(""), stage = record.stage.map(|s| s.as_str()).unwrap_or(""), parameter = %request.parameter_name, outcome = "posted");
@@ -250,6 +255,17 @@ async fn ecs_event(
     envelope: &SnsEnvelope,
     event: &EcsEvent,
 ) -> Result<String, BotError> {
+    // Flow B's pauses and every gate's deployment progress are handled in their own modules;
+    // what they do not take is noted below as before.
+    match event.detail_type.as_str() {
+        HOOK_STATE_CHANGE => return super::pause::hook_event(bot, envelope, event).await,
+        DEPLOYMENT_STATE_CHANGE => {
+            if let Some(answer) = super::progress::deployment_event(bot, envelope, event).await {
+                return answer;
+            }
+        }
+        _ => {}
+    }
     let name = event
         .detail
         .get("eventName")

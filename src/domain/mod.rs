@@ -5,5 +5,6 @@ pub mod deployment;
 pub mod gate;
 pub mod lifecycle;
 pub mod notification;
+pub mod progress;
 pub mod record;
 pub mod stage;

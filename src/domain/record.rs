@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::gate::{Decision, GateId, ParameterName, TimeoutAction};
 use super::notification::GateRequest;
+use super::progress::{DeploymentPhase, DeploymentProgress, TrafficStep};
 use super::stage::LifecycleStage;
 
 /// How a decision on this gate takes effect.
@@ -27,6 +28,17 @@ pub enum Resolution {
 pub struct CardLocation {
     pub channel: String,
     pub ts: String,
+    /// Set when the card is itself a reply in another card's thread (a later pause of the same
+    /// deployment): the audit trail goes there too, since Slack threads do not nest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_ts: Option<String>,
+}
+
+impl CardLocation {
+    /// The `ts` that thread replies about this card go under.
+    pub fn thread_root(&self) -> &str {
+        self.thread_ts.as_deref().unwrap_or(&self.ts)
+    }
 }
 
 /// Where the gate stands.
@@ -97,6 +109,12 @@ pub struct GateRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<CardLocation>,
     pub status: GateStatus,
+    /// For a pause before one traffic step of a linear or canary deployment: which step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<TrafficStep>,
+    /// What ECS last said about the deployment, from its state-change events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentProgress>,
 }
 
 impl GateRecord {
@@ -126,12 +144,42 @@ impl GateRecord {
             test_url: request.test_url.clone(),
             card: None,
             status: GateStatus::Open,
+            step: None,
+            deployment: None,
         }
     }
 
     /// The name people know the service by: the service, or the title for a recipe card.
     pub fn display_name(&self) -> &str {
         self.service.as_deref().unwrap_or(&self.title)
+    }
+
+    /// Whether the gate let the deployment go on: approved in greenlight, or timed out with
+    /// the continue action.
+    pub fn continued(&self) -> bool {
+        matches!(
+            self.status,
+            GateStatus::Decided {
+                decision: Decision::Approved,
+                ..
+            } | GateStatus::TimedOut {
+                action: TimeoutAction::Continue,
+                ..
+            }
+        )
+    }
+
+    /// Whether the card offers "Roll back now": after the gate let the deployment go on, until
+    /// the deployment ends or a rollback is under way. It needs the service-deployment ARN for
+    /// `StopServiceDeployment`, so a recipe card (which has none) never offers it.
+    pub fn offers_rollback_now(&self) -> bool {
+        self.continued()
+            && self.service_deployment_arn.is_some()
+            && self.deployment.as_ref().is_none_or(|progress| {
+                !progress.phase.is_over()
+                    && progress.phase != DeploymentPhase::RollingBack
+                    && progress.rollback_requested_by.is_none()
+            })
     }
 }
 
@@ -163,17 +211,105 @@ mod tests {
             card: Some(CardLocation {
                 channel: "C1".into(),
                 ts: "1.2".into(),
+                thread_ts: None,
             }),
             status: GateStatus::Decided {
                 decision: Decision::Approved,
                 by: "U1".into(),
                 at: Utc::now(),
             },
+            step: None,
+            deployment: None,
         };
         let json = serde_json::to_string(&record).unwrap();
         assert!(json.contains(r#""kind":"pauseHook""#), "{json}");
         assert!(json.contains(r#""state":"decided""#), "{json}");
         assert_eq!(serde_json::from_str::<GateRecord>(&json).unwrap(), record);
         assert_eq!(record.display_name(), "web");
+        assert!(
+            !json.contains("threadTs") && !json.contains("step"),
+            "{json}"
+        );
+    }
+
+    fn approved() -> GateRecord {
+        let mut record = GateRecord::from_request(&GateRequest {
+            title: "t".into(),
+            description: String::new(),
+            action_group: None,
+            parameter_name: ParameterName::new("/g/prod/web/d1/POST_TEST_TRAFFIC_SHIFT").unwrap(),
+            region: None,
+            gate_id: None,
+            cluster: Some("prod".into()),
+            service: Some("web".into()),
+            service_deployment_arn: Some(
+                "arn:aws:ecs:eu-west-1:123456789012:service-deployment/prod/web/d1".into(),
+            ),
+            lifecycle_stage: None,
+            target_revision: None,
+            source_revisions: vec![],
+            requested_at: None,
+            deadline: None,
+            timeout_action: None,
+            console_url: None,
+            test_url: None,
+        });
+        record.status = GateStatus::Decided {
+            decision: Decision::Approved,
+            by: "U1".into(),
+            at: Utc::now(),
+        };
+        record
+    }
+
+    #[test]
+    fn rollback_now_is_offered_after_a_reroute_until_the_deployment_ends() {
+        let mut record = approved();
+        assert!(record.offers_rollback_now());
+        record.deployment = Some(DeploymentProgress::observed(
+            None,
+            DeploymentPhase::InProgress,
+            None,
+            Utc::now(),
+        ));
+        assert!(record.offers_rollback_now());
+        for phase in [
+            DeploymentPhase::Completed,
+            DeploymentPhase::RolledBack,
+            DeploymentPhase::RollingBack,
+            DeploymentPhase::Failed,
+        ] {
+            record.deployment = Some(DeploymentProgress::observed(None, phase, None, Utc::now()));
+            assert!(!record.offers_rollback_now(), "{phase:?}");
+        }
+        let mut asked = approved();
+        let mut progress =
+            DeploymentProgress::observed(None, DeploymentPhase::InProgress, None, Utc::now());
+        progress.rollback_requested_by = Some("U2".into());
+        asked.deployment = Some(progress);
+        assert!(!asked.offers_rollback_now());
+
+        let mut open = approved();
+        open.status = GateStatus::Open;
+        assert!(!open.offers_rollback_now());
+        let mut rejected = approved();
+        rejected.status = GateStatus::Decided {
+            decision: Decision::Rejected,
+            by: "U1".into(),
+            at: Utc::now(),
+        };
+        assert!(!rejected.offers_rollback_now());
+        let mut recipe = approved();
+        recipe.service_deployment_arn = None;
+        assert!(!recipe.offers_rollback_now());
+    }
+
+    #[test]
+    fn old_records_without_the_new_fields_still_read() {
+        let json = r#"{"gateId":"gl-0123456789ab","resolution":{"kind":"pauseHook","hook_id":"h"},"title":"t","card":{"channel":"C1","ts":"1.2"},"status":{"state":"open"}}"#;
+        let record: GateRecord = serde_json::from_str(json).unwrap();
+        assert_eq!(record.step, None);
+        assert_eq!(record.deployment, None);
+        assert_eq!(record.card.unwrap().thread_root(), "1.2");
     }
 }

@@ -54,10 +54,16 @@ async fn card_now(bot: &TestBot, gate: &str) -> (String, Value) {
     )
 }
 
+/// Whether the card still asks for a decision (Reroute or Rollback). A rerouted card keeps one
+/// other button until its deployment ends, "Roll back now", which decides nothing about the gate.
 fn has_buttons(blocks: &Value) -> bool {
-    blocks
-        .as_array()
-        .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "actions"))
+    blocks.as_array().is_some_and(|blocks| {
+        blocks
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+            .any(|e| e["action_id"] == REROUTE_ACTION_ID || e["action_id"] == ROLLBACK_ACTION_ID)
+    })
 }
 
 fn has_reroute_button(blocks: &Value) -> bool {

@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod hook;
 mod manifest;
+mod pause;
 mod router;
 mod slack;
 mod sns_intake;

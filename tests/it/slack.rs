@@ -36,6 +36,8 @@ fn card_record() -> GateRecord {
         test_url: None,
         card: None,
         status: GateStatus::Open,
+        step: None,
+        deployment: None,
     }
 }
 
@@ -45,6 +47,7 @@ fn view() -> CardView {
         quorum: 1,
         approvers_configured: true,
         status_line: None,
+        offer_rollback_now: false,
     }
 }
 

@@ -17,6 +17,16 @@ struct EcsState {
     deployments: HashMap<String, Value>,
     calls: Vec<(String, Value)>,
     failing: bool,
+    rejections: HashMap<String, Rejection>,
+}
+
+/// How the double refuses one operation (see [`EcsDouble::reject`]).
+#[derive(Clone)]
+struct Rejection {
+    kind: String,
+    /// A deployment state put in place when the refusal is answered: what someone else did just
+    /// before (e.g. continued the pause in the console).
+    then: Option<(String, Value)>,
 }
 
 #[derive(Clone)]
@@ -112,6 +122,17 @@ async fn handle(
             "the double is failing on purpose",
         );
     }
+    if let Some(rejection) = state.rejections.get(&operation).cloned() {
+        if let Some((arn, mut deployment)) = rejection.then {
+            deployment["serviceDeploymentArn"] = json!(arn);
+            state.deployments.insert(arn, deployment);
+        }
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            &rejection.kind,
+            "refused by the double",
+        );
+    }
     let answer = match operation.as_str() {
         "DescribeServiceDeployments" => {
             let mut found = Vec::new();
@@ -151,4 +172,19 @@ async fn handle(
         answer.to_string(),
     )
         .into_response()
+}
+
+impl EcsDouble {
+    /// From now on `operation` answers 400 with this error type. When `then` is given, the
+    /// deployment `then.0` takes the state `then.1` as the refusal is answered, as if someone had
+    /// just acted on it elsewhere.
+    pub fn reject(&self, operation: &str, kind: &str, then: Option<(&str, Value)>) {
+        self.state.lock().expect("lock").rejections.insert(
+            operation.to_owned(),
+            Rejection {
+                kind: kind.to_owned(),
+                then: then.map(|(arn, deployment)| (arn.to_owned(), deployment)),
+            },
+        );
+    }
 }

@@ -1,0 +1,145 @@
+//! `ECS Deployment State Change` events: keeping every card of a deployment, and its thread,
+//! current after the gate (both flows).
+//!
+//! The event names the service and a `deploymentId` like `ecs-svc/123`, not the service-deployment
+//! ARN a gate carries, so the gate is found through the service's latest gate, and
+//! `DescribeServiceDeployments` on the gate's own deployment has the last word on where that
+//! deployment stands: an event about some other deployment of the service cannot then mark this
+//! one completed or rolled back.
+
+use chrono::Utc;
+
+use crate::card::{AuditEvent, escape};
+use crate::domain::notification::EcsEvent;
+use crate::domain::progress::{DeploymentEvent, DeploymentPhase, DeploymentProgress};
+use crate::domain::record::{GateRecord, GateStatus};
+use crate::slack::api::OutgoingMessage;
+use crate::sns::verify::SnsEnvelope;
+
+use super::Bot;
+use super::error::BotError;
+
+/// Handles a deployment event about a service greenlight has carded. `None` leaves the event to
+/// the generic handling in `sns_intake` (a thread note, or a plain post for a service without a
+/// card): the service has no card, the event cannot be read, or it concerns a newer deployment
+/// than the gate's.
+pub async fn deployment_event(
+    bot: &Bot,
+    envelope: &SnsEnvelope,
+    event: &EcsEvent,
+) -> Option<Result<String, BotError>> {
+    let news = DeploymentEvent::from_event(event).ok()?;
+    let (cluster, service) = (news.cluster.as_deref()?, news.service.as_deref()?);
+    let latest = match bot.gates.latest_for_service(cluster, service).await {
+        Ok(Some(record)) if record.card.is_some() => record,
+        Ok(_) => return None,
+        Err(error) => {
+            tracing::warn!(event = "gate.store_failed", error = %error, message_id = %envelope.message_id);
+            return None;
+        }
+    };
+    let arn = latest.service_deployment_arn.clone();
+    let gates = match &arn {
+        Some(arn) => match bot.gates.deployment_gates(arn).await {
+            Ok(gates) if !gates.is_empty() => gates,
+            _ => vec![latest.clone()],
+        },
+        None => vec![latest.clone()],
+    };
+    let state = match &arn {
+        Some(arn) => match bot.deployments.describe(arn).await {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::warn!(event = "ecs.describe_failed", gate_id = %latest.gate_id, error = %error);
+                None
+            }
+        },
+        None => None,
+    };
+    let previous = latest.deployment.clone();
+    let confirmed = state
+        .as_ref()
+        .and_then(|state| DeploymentPhase::from_ecs_status(&state.status));
+    if confirmed.is_none() && previous.as_ref().is_some_and(|p| p.phase.is_over()) {
+        // The gate's deployment ended earlier; this is about a later one greenlight did not gate.
+        return None;
+    }
+    let phase = confirmed.or_else(|| {
+        DeploymentPhase::from_event(
+            &news.name,
+            news.reason.as_deref(),
+            previous.as_ref().map(|p| p.phase),
+        )
+    })?;
+    let at = news.updated_at.unwrap_or_else(Utc::now);
+    // "ECS deployment ecs-svc/1 in progress." says nothing the phase does not; the reasons of a
+    // rollback or a failure are what people need.
+    let reason = (phase != DeploymentPhase::InProgress)
+        .then(|| {
+            news.reason
+                .clone()
+                .or_else(|| state.as_ref().and_then(|s| s.status_reason.clone()))
+        })
+        .flatten();
+    let mut progress =
+        DeploymentProgress::observed(previous.as_ref(), phase, reason.as_deref(), at);
+    if let Some(state) = &state {
+        progress = progress.with_live_state(
+            state.lifecycle_stage.as_deref(),
+            state.updated_at,
+            &state.plan,
+        );
+    }
+    let is_news = progress.is_news_after(previous.as_ref());
+    let mut root: Option<GateRecord> = None;
+    for mut gate in gates {
+        gate.deployment = Some(progress.clone());
+        // A gate still open when ECS itself says its deployment is rolling back or over cannot
+        // be decided any more. Only ECS's own answer closes it, never the event alone.
+        let closes = gate.status.is_open()
+            && confirmed.is_some_and(|phase| phase != DeploymentPhase::InProgress);
+        if closes {
+            gate.status = GateStatus::ResolvedElsewhere {
+                outcome: format!("the deployment {}", progress.status_line(Utc::now())),
+                at,
+            };
+        }
+        if let Err(error) = bot.gates.save(&gate).await {
+            tracing::warn!(event = "gate.store_failed", gate_id = %gate.gate_id, error = %error);
+        }
+        let votes = if gate.status.is_open() {
+            bot.gates.votes(&gate.gate_id).await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if let Err(error) = bot.refresh_card(&gate, votes).await {
+            tracing::warn!(event = "slack.card_update_failed", gate_id = %gate.gate_id, error = %error);
+        }
+        if closes && let Some(note) = AuditEvent::from_status(&gate.status) {
+            bot.note_in_thread(&gate, &note).await;
+        }
+        if root.is_none() && gate.card.is_some() {
+            root = Some(gate);
+        }
+    }
+    tracing::info!(event = "deployment.state", gate_id = %latest.gate_id, ecs_event = %news.name, deployment_id = news.deployment_id.as_deref().unwrap_or(""), phase = ?phase, confirmed_by_ecs = confirmed.is_some(), news = is_news);
+    if is_news && let Some(root) = &root {
+        bot.note_text_in_thread(root, &progress.note(Utc::now()))
+            .await;
+    }
+    Some(Ok("card and thread updated\n".to_owned()))
+}
+
+impl Bot {
+    /// A plain-text reply in a card's thread, ending with the gate id like every audit entry.
+    pub(super) async fn note_text_in_thread(&self, record: &GateRecord, text: &str) {
+        let Some(card) = &record.card else {
+            return;
+        };
+        let text = format!("{} · `{}`", escape(text), record.gate_id);
+        let reply = OutgoingMessage::text(card.channel.clone(), text).in_thread(card.thread_root());
+        if let Err(error) = self.slack.post_message(&reply).await {
+            tracing::warn!(event = "slack.thread_note_failed", gate_id = %record.gate_id, error = %error);
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! "Roll back now": stopping a deployment with a rollback after its gate let it go on.
+//!
+//! Once a gate is approved, ECS shifts production traffic and then bakes; until the deployment
+//! completes, the card offers one more way back, `StopServiceDeployment(stopType ROLLBACK)`, for
+//! both flows (Flow A's records carry the service-deployment ARN too). It takes the same checks as
+//! Rollback: the clicker must be an approver of the gate's rule, in the card's channel. A
+//! create-only lock per deployment makes exactly one stop reach ECS however many people click,
+//! on however many of the deployment's cards.
+
+use chrono::Utc;
+
+use crate::card::AuditEvent;
+use crate::domain::gate::{Decision, GateId};
+use crate::domain::progress::{DeploymentPhase, DeploymentProgress};
+use crate::domain::record::{GateRecord, GateStatus};
+use crate::policy::{Action, Refusal, authorize};
+use crate::ports::Created;
+
+use super::Bot;
+use super::decisions::DecisionLock;
+
+/// What came of one "Roll back now" click.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RollbackNow {
+    /// This click made ECS stop the deployment and roll back.
+    Requested,
+    /// Someone asked first; nothing more was sent.
+    AlreadyRequested {
+        by: String,
+    },
+    /// The deployment has already ended (or is already rolling back): nothing to stop.
+    AlreadyOver {
+        status: String,
+    },
+    /// The gate is not in a state where "Roll back now" applies.
+    NotOffered {
+        why: &'static str,
+    },
+    UnknownGate,
+    Refused(Refusal),
+    /// ECS or the gate store failed; nothing was stopped.
+    Failed {
+        reason: &'static str,
+    },
+}
+
+impl RollbackNow {
+    /// The sentence the person sees (ephemeral).
+    pub fn message(&self, gate: &GateId) -> String {
+        match self {
+            RollbackNow::Requested => {
+                format!("⏪ You rolled back `{gate}`: ECS stops the deployment and rolls it back.")
+            }
+            RollbackNow::AlreadyRequested { by } => format!(
+                "<@{by}> already asked ECS to roll back the deployment of `{gate}`; your click changed nothing."
+            ),
+            RollbackNow::AlreadyOver { status } => format!(
+                "The deployment of `{gate}` has already ended ({status}); there is nothing to roll back now."
+            ),
+            RollbackNow::NotOffered { why } => format!("`{gate}`: {why}; nothing was changed."),
+            RollbackNow::UnknownGate => {
+                format!("greenlight knows no gate `{gate}`; nothing was changed.")
+            }
+            RollbackNow::Refused(refusal) => format!("🚫 {refusal}"),
+            RollbackNow::Failed { reason } => {
+                format!("⚠️ Nothing was rolled back: {reason}. Try again in a moment.")
+            }
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            RollbackNow::Requested => "rollback_requested",
+            RollbackNow::AlreadyRequested { .. } => "already_requested",
+            RollbackNow::AlreadyOver { .. } => "already_over",
+            RollbackNow::NotOffered { .. } => "not_offered",
+            RollbackNow::UnknownGate => "unknown_gate",
+            RollbackNow::Refused(refusal) => refusal.code(),
+            RollbackNow::Failed { .. } => "failed",
+        }
+    }
+}
+
+impl Bot {
+    /// One person's "Roll back now" click, with its one structured log line.
+    pub async fn roll_back_now(&self, gate: &GateId, user: &str, channel: &str) -> RollbackNow {
+        let outcome = self.try_roll_back_now(gate, user, channel).await;
+        match &outcome {
+            RollbackNow::Refused(refusal) => {
+                tracing::warn!(event = "gate.refusal", gate_id = %gate, user, channel, action = "rollback_now", outcome = outcome.code(), reason = %refusal)
+            }
+            RollbackNow::Failed { reason } => {
+                tracing::error!(event = "gate.rollback_now", gate_id = %gate, user, channel, outcome = outcome.code(), reason)
+            }
+            _ => {
+                tracing::info!(event = "gate.rollback_now", gate_id = %gate, user, channel, outcome = outcome.code())
+            }
+        }
+        outcome
+    }
+
+    async fn try_roll_back_now(&self, gate: &GateId, user: &str, channel: &str) -> RollbackNow {
+        let record = match self.gates.load(gate).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return RollbackNow::UnknownGate,
+            Err(error) => {
+                tracing::warn!(event = "gate.store_failed", gate_id = %gate, error = %error);
+                return RollbackNow::Failed {
+                    reason: "the gate store is unavailable",
+                };
+            }
+        };
+        let Some(arn) = record.service_deployment_arn.clone() else {
+            return RollbackNow::NotOffered {
+                why: "this gate names no ECS service deployment",
+            };
+        };
+        if !record.continued() {
+            return RollbackNow::NotOffered {
+                why: match record.status {
+                    GateStatus::Open => "the gate is still open: use its Rollback button",
+                    _ => "the gate did not let the deployment go on",
+                },
+            };
+        }
+        if let Some(progress) = &record.deployment {
+            if let Some(by) = &progress.rollback_requested_by {
+                return RollbackNow::AlreadyRequested { by: by.clone() };
+            }
+            if progress.phase.is_over() || progress.phase == DeploymentPhase::RollingBack {
+                return RollbackNow::AlreadyOver {
+                    status: progress.status_line(Utc::now()),
+                };
+            }
+        }
+        let rule = self
+            .policy
+            .rule_for(record.cluster.as_deref(), record.service.as_deref());
+        let expected_channel = record
+            .card
+            .as_ref()
+            .map(|card| card.channel.as_str())
+            .unwrap_or("");
+        if let Err(refusal) = authorize(
+            rule,
+            user,
+            channel,
+            expected_channel,
+            Action::Rollback,
+            self.groups.as_ref(),
+        )
+        .await
+        {
+            return RollbackNow::Refused(refusal);
+        }
+        // An ended deployment is reported, not stopped: ECS would refuse, and the card is stale.
+        match self.deployments.describe(&arn).await {
+            Ok(Some(state)) => {
+                let phase = DeploymentPhase::from_ecs_status(&state.status);
+                if let Some(phase) =
+                    phase.filter(|p| p.is_over() || *p == DeploymentPhase::RollingBack)
+                {
+                    let reason = state.status_reason.as_deref();
+                    let progress = DeploymentProgress::observed(
+                        record.deployment.as_ref(),
+                        phase,
+                        reason,
+                        Utc::now(),
+                    );
+                    self.update_deployment_cards(&record, &progress).await;
+                    return RollbackNow::AlreadyOver {
+                        status: state.status,
+                    };
+                }
+            }
+            Ok(None) => {
+                return RollbackNow::Failed {
+                    reason: "ECS does not know this deployment",
+                };
+            }
+            Err(error) => {
+                tracing::warn!(event = "ecs.describe_failed", gate_id = %gate, error = %error);
+            }
+        }
+        let lock = DecisionLock {
+            decision: Decision::Rejected,
+            by: user.to_owned(),
+            at: Utc::now(),
+        };
+        match self.gates.lock_rollback(&arn, &lock).await {
+            Ok(Created::New) => {}
+            Ok(Created::AlreadyExisted) => {
+                let by = match self.gates.rollback_lock(&arn).await {
+                    Ok(Some(winner)) => winner.by,
+                    _ => "someone".to_owned(),
+                };
+                return RollbackNow::AlreadyRequested { by };
+            }
+            Err(error) => {
+                tracing::warn!(event = "gate.store_failed", gate_id = %gate, error = %error);
+                return RollbackNow::Failed {
+                    reason: "the rollback could not be recorded",
+                };
+            }
+        }
+        if let Err(error) = self.deployments.stop_with_rollback(&arn).await {
+            tracing::warn!(event = "gate.dependency_failed", gate_id = %gate, error = %error, reason = "ECS did not stop the deployment");
+            if let Err(error) = self.gates.unlock_rollback(&arn).await {
+                tracing::error!(event = "gate.store_failed", gate_id = %gate, error = %error, "the rollback lock could not be released");
+            }
+            return RollbackNow::Failed {
+                reason: "ECS did not stop the deployment",
+            };
+        }
+        let mut progress = DeploymentProgress::observed(
+            record.deployment.as_ref(),
+            DeploymentPhase::RollingBack,
+            None,
+            lock.at,
+        );
+        progress.rollback_requested_by = Some(user.to_owned());
+        progress.rollback_requested_at = Some(lock.at);
+        let root = self.update_deployment_cards(&record, &progress).await;
+        self.note_in_thread(
+            &root,
+            &AuditEvent::RolledBackAfterApproval {
+                by: user,
+                at: lock.at,
+            },
+        )
+        .await;
+        RollbackNow::Requested
+    }
+
+    /// Puts `progress` on every card of the record's deployment (the record alone if greenlight
+    /// knows no others) and returns the deployment's first card, where the thread is.
+    async fn update_deployment_cards(
+        &self,
+        record: &GateRecord,
+        progress: &DeploymentProgress,
+    ) -> GateRecord {
+        let gates = match record.service_deployment_arn.as_deref() {
+            Some(arn) => match self.gates.deployment_gates(arn).await {
+                Ok(gates) if gates.iter().any(|g| g.gate_id == record.gate_id) => gates,
+                _ => vec![record.clone()],
+            },
+            None => vec![record.clone()],
+        };
+        let mut root: Option<GateRecord> = None;
+        for mut gate in gates {
+            gate.deployment = Some(progress.clone());
+            // A later pause of the same deployment may still be open; once the deployment rolls
+            // back or ends there is nothing left to decide on it.
+            // Closed by someone's "Roll back now", it reads as their rollback; closed because ECS
+            // says the deployment already ended, as resolved outside greenlight.
+            let closes = gate.status.is_open() && progress.phase != DeploymentPhase::InProgress;
+            if closes {
+                gate.status = match &progress.rollback_requested_by {
+                    Some(by) => GateStatus::Decided {
+                        decision: Decision::Rejected,
+                        by: by.clone(),
+                        at: progress.updated_at,
+                    },
+                    None => GateStatus::ResolvedElsewhere {
+                        outcome: format!("the deployment {}", progress.status_line(Utc::now())),
+                        at: progress.updated_at,
+                    },
+                };
+            }
+            if let Err(error) = self.gates.save(&gate).await {
+                tracing::warn!(event = "gate.store_failed", gate_id = %gate.gate_id, error = %error);
+            }
+            let votes = if gate.status.is_open() {
+                self.gates.votes(&gate.gate_id).await.unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            if let Err(error) = self.refresh_card(&gate, votes).await {
+                tracing::warn!(event = "slack.card_update_failed", gate_id = %gate.gate_id, error = %error);
+            }
+            // A rollback someone asked for gets its one note from the caller.
+            if closes
+                && progress.rollback_requested_by.is_none()
+                && let Some(note) = AuditEvent::from_status(&gate.status)
+            {
+                self.note_in_thread(&gate, &note).await;
+            }
+            if root.is_none() && gate.card.is_some() {
+                root = Some(gate);
+            }
+        }
+        root.unwrap_or_else(|| record.clone())
+    }
+}
