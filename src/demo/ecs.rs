@@ -481,6 +481,7 @@ impl Deployments for SimulatedEcs {
             source_revisions: vec![self.plan.revision_arn(&self.plan.blue_revision)],
             target_revision: Some(self.plan.revision_arn(&self.plan.green_revision)),
             hooks: Vec::new(),
+            ..DeploymentState::default()
         }))
     }
 

@@ -234,5 +234,24 @@ async fn with_an_aws_endpoint_the_decisions_go_to_ssm_and_are_cleaned_up() {
         .shows("decisions  SSM Parameter Store, under /greenlight-rehearsal/")
         .shows("(because AWS_ENDPOINT_URL is set; removed at the end)")
         .shows("✔ as the story expects (rerouted)")
-        .shows("removed the 3 parameters this run wrote under /greenlight-rehearsal/");
+        .shows("parameters this run wrote under /greenlight-rehearsal/");
+    let run_path = run
+        .stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("/greenlight-rehearsal/"))
+        .expect("the run names its SSM path")
+        .trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_owned();
+    let ssm = aws_sdk_ssm::Client::new(&moto::sdk_config().await);
+    let left = ssm
+        .get_parameters_by_path()
+        .path(&run_path)
+        .recursive(true)
+        .send()
+        .await
+        .expect("list the run's parameters");
+    assert!(
+        left.parameters.unwrap_or_default().is_empty(),
+        "nothing is left under {run_path}"
+    );
 }
