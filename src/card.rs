@@ -235,8 +235,9 @@ fn timeout_consequence(action: TimeoutAction) -> &'static str {
 /// person may click it is still the policy's call.
 fn fail_closed_warning(record: &GateRecord) -> String {
     let mut text = String::from(
-        "⚠️ *Nobody can approve this gate:* no approvers are configured for it, so greenlight \
-         fails closed and will not reroute production traffic. Configure approvers, or roll back.",
+        "⚠️ *Nobody can decide this gate:* no approvers are configured for it, so greenlight \
+         fails closed: it will not reroute production traffic, and offers no button anyone could \
+         only be refused at. Add approvers to the policy, or roll back in the ECS console.",
     );
     if let Some(deadline) = record.deadline {
         let action = record.timeout_action.unwrap_or(TimeoutAction::Rollback);
@@ -280,28 +281,32 @@ fn buttons(record: &GateRecord, view: &CardView) -> Vec<SlackActionBlockElement>
         );
     }
 
-    let back_to = match record.source_revisions.first() {
-        Some(source) => format!(" back to {}", code(short_revision(source))),
-        None => String::new(),
-    };
-    let confirm = SlackBlockConfirmItem::new(
-        plain_only(&clip("Roll back this deployment?", CONFIRM_TITLE_MAX)),
-        mrkdwn(&clip(
-            &format!("ECS stops this deployment and takes *{name}*{back_to}."),
-            CONFIRM_TEXT_MAX,
-        )),
-        plain_only("Roll back"),
-        plain_only("Cancel"),
-    )
-    .with_style("danger".into());
-    elements.push(
-        SlackBlockButtonElement::new(plain_only("Rollback"))
-            .with_action_id(ROLLBACK_ACTION_ID.to_owned().into())
-            .with_value(gate)
-            .with_style(SlackBlockButtonStyle::Danger)
-            .with_confirm(confirm)
-            .into(),
-    );
+    // Rollback is policy-checked like Reroute: with nobody configured, nobody could click it
+    // either, so the card offers neither and says why.
+    if view.approvers_configured {
+        let back_to = match record.source_revisions.first() {
+            Some(source) => format!(" back to {}", code(short_revision(source))),
+            None => String::new(),
+        };
+        let confirm = SlackBlockConfirmItem::new(
+            plain_only(&clip("Roll back this deployment?", CONFIRM_TITLE_MAX)),
+            mrkdwn(&clip(
+                &format!("ECS stops this deployment and takes *{name}*{back_to}."),
+                CONFIRM_TEXT_MAX,
+            )),
+            plain_only("Roll back"),
+            plain_only("Cancel"),
+        )
+        .with_style("danger".into());
+        elements.push(
+            SlackBlockButtonElement::new(plain_only("Rollback"))
+                .with_action_id(ROLLBACK_ACTION_ID.to_owned().into())
+                .with_value(gate)
+                .with_style(SlackBlockButtonStyle::Danger)
+                .with_confirm(confirm)
+                .into(),
+        );
+    }
 
     if let Some(url) = record
         .console_url
@@ -983,7 +988,7 @@ mod tests {
     }
 
     #[test]
-    fn without_approvers_the_card_fails_closed_and_offers_only_rollback() {
+    fn without_approvers_the_card_fails_closed_and_offers_no_decision() {
         let view = CardView {
             approvers_configured: false,
             ..view()
@@ -991,9 +996,10 @@ mod tests {
         let blocks = json_blocks(&gate_card(&record(), &view));
         let buttons = buttons(&blocks);
         assert!(button(&buttons, REROUTE_ACTION_ID).is_none());
-        assert!(button(&buttons, ROLLBACK_ACTION_ID).is_some());
+        assert!(button(&buttons, ROLLBACK_ACTION_ID).is_none());
+        assert!(button(&buttons, CONSOLE_ACTION_ID).is_some());
         let text = all_text(&blocks);
-        assert!(text.contains("Nobody can approve this gate"), "{text}");
+        assert!(text.contains("Nobody can decide this gate"), "{text}");
         assert!(text.contains("fails closed"), "{text}");
         assert!(text.contains("it rolls back"), "{text}");
     }

@@ -505,10 +505,14 @@ async fn without_approvers_the_card_fails_closed_and_reroute_is_refused() {
     let (gate, parameter) = bot.open_gate("nobody").await;
     let (text, blocks) = card_now(&bot, &gate).await;
     assert!(
-        text.contains("Nobody can approve this gate") && text.contains("fails closed"),
+        text.contains("Nobody can decide this gate") && text.contains("fails closed"),
         "{text}"
     );
     assert!(!has_reroute_button(&blocks), "no Reroute to click");
+    assert!(
+        !blocks.to_string().contains(ROLLBACK_ACTION_ID),
+        "no Rollback either: nobody could click it"
+    );
     // A forged Reroute click (there is no button) is refused all the same.
     assert_eq!(
         bot.click(ALICE, REROUTE_ACTION_ID, &gate).await,
