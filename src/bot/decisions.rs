@@ -283,6 +283,32 @@ impl Bot {
         Outcome::Decided { decision }
     }
 
+    /// Closes a gate that was resolved outside greenlight (a paused hook continued in the console,
+    /// a decision parameter written by hand), and says so on the card and in the thread.
+    pub(super) async fn close_as_resolved_elsewhere(
+        &self,
+        record: &GateRecord,
+        outcome: String,
+    ) -> Outcome {
+        let mut record = record.clone();
+        let status = GateStatus::ResolvedElsewhere {
+            outcome,
+            at: Utc::now(),
+        };
+        record.status = status.clone();
+        if let Err(error) = self.gates.save(&record).await {
+            tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error);
+        }
+        tracing::info!(event = "gate.resolved_elsewhere", gate_id = %record.gate_id);
+        if let Err(error) = self.refresh_card(&record, Vec::new()).await {
+            tracing::warn!(event = "slack.card_update_failed", gate_id = %record.gate_id, error = %error);
+        }
+        if let Some(note) = AuditEvent::from_status(&record.status) {
+            self.note_in_thread(&record, &note).await;
+        }
+        Outcome::Closed { status }
+    }
+
     /// Makes a decision reach ECS: the parameter the hook polls, or the paused hook itself.
     async fn take_effect(&self, record: &GateRecord, decision: Decision) -> Result<(), Outcome> {
         match &record.resolution {
@@ -301,12 +327,18 @@ impl Bot {
                 {
                     Ok(Created::New) => Ok(()),
                     Ok(Created::AlreadyExisted) => {
+                        // greenlight holds the lock, so someone wrote the parameter by hand:
+                        // that decision stands, and the card must stop offering another.
                         let existing = self.decisions.get(name.as_str()).await.ok().flatten();
-                        let decision = existing
+                        let outcome = match existing
                             .as_deref()
                             .and_then(Decision::from_parameter_value)
-                            .unwrap_or(decision);
-                        Err(Outcome::AlreadyDecided { decision, by: None })
+                        {
+                            Some(Decision::Approved) => "approved outside greenlight".to_owned(),
+                            Some(Decision::Rejected) => "rejected outside greenlight".to_owned(),
+                            None => "decided outside greenlight".to_owned(),
+                        };
+                        Err(self.close_as_resolved_elsewhere(record, outcome).await)
                     }
                     Err(error) => Err(failed("the decision could not be written", &error)),
                 }

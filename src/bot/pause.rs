@@ -535,28 +535,6 @@ impl Bot {
             reason: "ECS did not accept the decision".to_owned(),
         })
     }
-
-    /// Closes a gate whose pause was resolved outside greenlight, and says so on the card and
-    /// in the thread.
-    async fn close_as_resolved_elsewhere(&self, record: &GateRecord, outcome: String) -> Outcome {
-        let mut record = record.clone();
-        let status = GateStatus::ResolvedElsewhere {
-            outcome,
-            at: Utc::now(),
-        };
-        record.status = status.clone();
-        if let Err(error) = self.gates.save(&record).await {
-            tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error);
-        }
-        tracing::info!(event = "gate.resolved_elsewhere", flow = "pause", gate_id = %record.gate_id);
-        if let Err(error) = self.refresh_card(&record, Vec::new()).await {
-            tracing::warn!(event = "slack.card_update_failed", gate_id = %record.gate_id, error = %error);
-        }
-        if let Some(note) = AuditEvent::from_status(&record.status) {
-            self.note_in_thread(&record, &note).await;
-        }
-        Outcome::Closed { status }
-    }
 }
 
 #[cfg(test)]

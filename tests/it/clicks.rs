@@ -696,7 +696,7 @@ async fn a_decision_written_outside_greenlight_wins_over_a_later_click() {
     let told = ephemerals_to(&bot, ALICE);
     assert_eq!(told.len(), 1);
     assert!(
-        told[0].contains("already approved (rerouted) outside greenlight"),
+        told[0].contains("resolved outside greenlight (approved outside greenlight)"),
         "{}",
         told[0]
     );
@@ -706,6 +706,15 @@ async fn a_decision_written_outside_greenlight_wins_over_a_later_click() {
     );
     // Nothing stays locked: the lock was released when the write found the decision.
     assert!(decision_lock(&bot, &gate).await.is_none());
+    // The card stops offering a decision that was already taken, and says what happened.
+    let (text, blocks) = card_now(&bot, &gate).await;
+    assert!(!has_reroute_button(&blocks), "{text}");
+    assert!(text.contains("approved outside greenlight"), "{text}");
+    let (_, status) = bot.command(ALICE, "status").await;
+    assert!(
+        !status["text"].as_str().unwrap_or_default().contains(&gate),
+        "no longer listed as open: {status}"
+    );
 }
 
 /// The same race on a quorum-two gate: votes and decisions interleave, yet exactly one decision
