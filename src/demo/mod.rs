@@ -48,7 +48,7 @@ use crate::sns::signer::SnsSigner;
 use crate::sns::verify::SnsVerifier;
 
 use console::{Console, human};
-use ecs::{DeploymentPlan, LambdaHook, Outcome, Pace, SimulatedEcs};
+use ecs::{DeploymentPlan, Hooks, LambdaHook, Outcome, Pace, SimulatedEcs};
 use loopback::{Loopback, Served};
 use narrator::Narrator;
 use options::{Expected, Options, Play, Story, expected_after};
@@ -273,10 +273,8 @@ impl Rehearsal {
             self.hook.settings().gated_stages.clone(),
             self.options.timings.speed,
         );
-        let outcome = self
-            .ecs
-            .deploy(&LambdaHook::new(Arc::clone(&self.hook)), &narrator)
-            .await;
+        let lambda = LambdaHook::new(Arc::clone(&self.hook));
+        let outcome = self.ecs.deploy(Hooks::Lambda(&lambda), &narrator).await;
         // Whoever has not acted by now (nobody typed anything) no longer can.
         if !acting.is_finished() {
             acting.abort();

@@ -12,7 +12,7 @@ use crate::ports::ParameterStore;
 
 use super::console::{Console, human};
 use super::options::{Play, Story, Timings};
-use super::slack::{Person, PostedCard, SlackClicks, TerminalSlack};
+use super::slack::{Button, Person, PostedCard, SlackClicks, TerminalSlack};
 
 /// An approver: `GREENLIGHT_APPROVERS` names her.
 pub const ALICE: Person = Person {
@@ -140,7 +140,7 @@ impl People {
     async fn decide(&self, person: Person, card: &PostedCard, action: Action) {
         self.read(person).await;
         self.with_acts(|acts| acts.choice = Some(action));
-        match self.clicks.click(person, card, action, true).await {
+        match self.clicks.click(person, card, action.into(), true).await {
             Ok(200) => {}
             Ok(status) => self.problem(format!("the bot answered {status} to the click")),
             Err(error) => self.problem(error),
@@ -153,7 +153,7 @@ impl People {
         self.read(person).await;
         match self
             .clicks
-            .click(person, card, Action::Reroute, false)
+            .click(person, card, Button::Reroute, false)
             .await
         {
             Ok(200) => {}
@@ -202,7 +202,7 @@ impl People {
             };
             self.with_acts(|acts| acts.choice = Some(action));
             let card = self.slack.card().unwrap_or_else(|| card.clone());
-            match self.clicks.click(YOU, &card, action, true).await {
+            match self.clicks.click(YOU, &card, action.into(), true).await {
                 Ok(200) => {}
                 Ok(status) => self.problem(format!("the bot answered {status} to the click")),
                 Err(error) => self.problem(error),
