@@ -162,8 +162,8 @@ impl EcsObserver for Narrator {
                 self.console.line(
                     "ecs",
                     &format!(
-                        "pauses by itself and waits for ContinueServiceDeployment\n\
-                         (hookId {hook_id}; it times out in {}, then {})",
+                        "pauses by itself and waits for ContinueServiceDeployment; the hook\n\
+                         times out in {}, then {} (hookId {hook_id})",
                         human(*timeout),
                         timeout_action.as_str()
                     ),
@@ -397,7 +397,10 @@ mod tests {
             lines[2].contains("waits for ContinueServiceDeployment"),
             "{text}"
         );
-        assert!(lines[3].contains("(hookId ecs-pause-1; it times out in 2 min, then ROLLBACK)"));
+        assert!(
+            lines[3].contains("times out in 2 min, then ROLLBACK (hookId ecs-pause-1)"),
+            "{text}"
+        );
         assert!(lines[4].contains("emits HOOK_AWAITING_ACTION → EventBridge rule → topic"));
         assert!(
             lines[5].contains("← ContinueServiceDeployment(action CONTINUE)"),
