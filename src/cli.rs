@@ -45,8 +45,9 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:3000")]
         addr: SocketAddr,
     },
-    /// Rehearse a whole blue/green deployment on this machine: a simulated ECS, the real hook and
-    /// bot, the card drawn in the terminal. No AWS account or Slack workspace needed.
+    /// Rehearse a whole blue/green deployment on this machine: a simulated ECS, the real hook (or
+    /// ECS's own pause, with --flow pause) and bot, the card drawn in the terminal. No AWS account
+    /// or Slack workspace needed.
     Demo(crate::demo::DemoArgs),
 }
 

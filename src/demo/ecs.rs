@@ -1,35 +1,57 @@
 //! The simulated ECS: one blue/green service deployment, walked stage by stage.
 //!
-//! It does what ECS does with a lifecycle-hook Lambda and nothing more: at every stage it sends
-//! the hook the documented payload, acts on `hookStatus`, waits the `callBackDelay` the hook asks
-//! for, hands `hookDetails` back on the next call, and rolls back on `FAILED`. Between stages it
-//! moves the test and production listeners' weights from blue (the running revision) to green (the
-//! new one). It also answers the [`Deployments`] port, because the hook asks ECS whether this is a
-//! first deployment before it opens a gate.
+//! It does what ECS does with the lifecycle hooks of a service's deployment configuration, and
+//! nothing more:
+//!
+//! - **Flow A**, a Lambda hook ([`Hooks::Lambda`]): at every stage it sends the hook the
+//!   documented payload, acts on `hookStatus`, waits the `callBackDelay` the hook asks for, hands
+//!   `hookDetails` back on the next call, and rolls back on `FAILED`.
+//! - **Flow B**, a `PAUSE` hook ([`Hooks::Pause`]): nothing is invoked. At a paused stage ECS
+//!   stops by itself, lists the hook as `AWAITING_ACTION` in `DescribeServiceDeployments`, emits
+//!   `ECS Hook State Change` / `HOOK_AWAITING_ACTION`, and waits for
+//!   `ContinueServiceDeployment` ([`Deployments::continue_hook`]) or the hook's own timeout.
+//!
+//! Between stages it moves the test and production listeners' weights from blue (the running
+//! revision) to green (the new one), then bakes. It answers the [`Deployments`] port (the hook
+//! asks whether this is a first deployment; the bot describes, continues and stops), and, when
+//! given the EventBridge rule ([`SimulatedEcs::attach_event_rule`]), emits ECS's EventBridge events
+//! in their documented shapes to the gate topic, as the rule in `infra/` does.
 //!
 //! Everything it does is reported to an [`EcsObserver`] as [`EcsEvent`]s rather than printed, so
 //! the walk is unit-tested on its events and the rehearsal decides how to show them.
 
+use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
+use crate::domain::gate::TimeoutAction;
 use crate::domain::lifecycle::{HookResponse, HookStatus};
+use crate::domain::progress::{DEPLOYMENT_STATE_CHANGE, HOOK_STATE_CHANGE, TrafficPlan};
 use crate::domain::stage::LifecycleStage;
 use crate::hook::Hook;
-use crate::ports::{AdapterError, DeploymentState, Deployments, HookAction};
+use crate::ports::{
+    AdapterError, DeploymentState, Deployments, HookAction, HookState, TopicPublisher,
+};
 
 /// What ECS waits when a hook answers `IN_PROGRESS` without a `callBackDelay` (AWS's default).
 const DEFAULT_CALL_BACK_DELAY: u32 = 30;
 /// Lambda stops an invocation at 15 minutes; the hook plans its polling against that.
 const LAMBDA_INVOCATION_LIMIT: Duration = Duration::from_secs(15 * 60);
-/// How often a wait that can be cut short (bake time) looks for a stop request.
-const STOP_CHECK: Duration = Duration::from_millis(50);
+/// ECS waits at most 14 days for a pause hook (`timeoutInMinutes` up to 20160).
+const PAUSE_LIMIT: Duration = Duration::from_secs(14 * 24 * 60 * 60);
+/// What ECS reports as the lifecycle stage while it bakes; it takes no hooks, so it is no
+/// [`LifecycleStage`].
+pub const BAKE_TIME: &str = "BAKE_TIME";
 
 /// Share of a listener's traffic on each revision, in percent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,8 +113,28 @@ impl DeploymentPlan {
         self.arn("service")
     }
 
+    pub fn cluster_arn(&self) -> String {
+        format!(
+            "arn:aws:ecs:{}:{}:cluster/{}",
+            self.region, self.account, self.cluster
+        )
+    }
+
     pub fn revision_arn(&self, revision: &str) -> String {
         format!("{}/{revision}", self.arn("service-revision"))
+    }
+
+    /// The `deploymentId` (`ecs-svc/…`) that `ECS Deployment State Change` events carry for a
+    /// revision's deployment: they never name the service-deployment ARN.
+    fn ecs_svc(revision: &str) -> String {
+        format!("ecs-svc/{revision}")
+    }
+
+    /// The id ECS gives the pause hook of `stage`: unique per deployment and stage, in the shape
+    /// of ECS's own (`ecs-pause-` and 43 URL-safe characters).
+    pub fn pause_hook_id(&self, stage: LifecycleStage) -> String {
+        let digest = Sha256::digest(format!("{}|{}", self.deployment_arn(), stage.as_str()));
+        format!("ecs-pause-{}", URL_SAFE_NO_PAD.encode(digest))
     }
 
     fn weights_json(&self, weights: Weights) -> Value {
@@ -125,12 +167,7 @@ impl Pace {
     }
 }
 
-/// What ECS invokes at a lifecycle stage.
-///
-/// Flow A's Lambda hook is the one implementation the rehearsal plays ([`LambdaHook`]). Flow B
-/// (a `PAUSE` hook) would not be invoked at all: ECS would publish `HOOK_AWAITING_ACTION` and wait
-/// for `ContinueServiceDeployment`, which reaches this simulation through
-/// [`Deployments::continue_hook`]. That flow is not rehearsed yet.
+/// What ECS invokes at a lifecycle stage in Flow A: the hook Lambda.
 #[async_trait]
 pub trait LifecycleHook: Send + Sync {
     async fn invoke(&self, payload: Value) -> HookResponse;
@@ -153,6 +190,70 @@ impl LifecycleHook for LambdaHook {
         let must_answer_by = Instant::now() + LAMBDA_INVOCATION_LIMIT;
         self.hook.handle(&payload, Some(must_answer_by)).await
     }
+}
+
+/// A `PAUSE` lifecycle hook of the service's deployment configuration (Flow B):
+/// `{"targetType": "PAUSE", "lifecycleStages": [...], "timeoutConfiguration": {...}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PauseHook {
+    stages: BTreeSet<LifecycleStage>,
+    timeout: Duration,
+    timeout_action: TimeoutAction,
+}
+
+impl PauseHook {
+    /// Refuses what ECS refuses: no stage, a traffic-shift stage (ECS moves traffic in those; a
+    /// pause may sit before or after, not in them), a timeout beyond 14 days. The timeout may be
+    /// shorter than ECS's one minute, so that a rehearsal can let it run out.
+    pub fn new(
+        stages: impl IntoIterator<Item = LifecycleStage>,
+        timeout: Duration,
+        timeout_action: TimeoutAction,
+    ) -> Result<PauseHook, String> {
+        let stages: BTreeSet<LifecycleStage> = stages.into_iter().collect();
+        if stages.is_empty() {
+            return Err("a pause hook needs at least one lifecycle stage".to_owned());
+        }
+        if let Some(stage) = stages.iter().find(|stage| {
+            matches!(
+                stage,
+                LifecycleStage::TestTrafficShift | LifecycleStage::ProductionTrafficShift
+            )
+        }) {
+            return Err(format!("a pause hook cannot be at {stage}"));
+        }
+        if timeout.is_zero() || timeout > PAUSE_LIMIT {
+            return Err("a pause hook's timeout is more than 0 and at most 14 days".to_owned());
+        }
+        Ok(PauseHook {
+            stages,
+            timeout,
+            timeout_action,
+        })
+    }
+
+    pub fn stages(&self) -> &BTreeSet<LifecycleStage> {
+        &self.stages
+    }
+
+    /// `timeoutConfiguration.timeoutInMinutes`: how long ECS waits for an action.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// `timeoutConfiguration.action`: what ECS does when nobody acted in time.
+    pub fn timeout_action(&self) -> TimeoutAction {
+        self.timeout_action
+    }
+}
+
+/// The lifecycle hooks the walk meets: which flow is rehearsed.
+#[derive(Clone, Copy)]
+pub enum Hooks<'a> {
+    /// Flow A: the Lambda hook, invoked at every stage.
+    Lambda(&'a dyn LifecycleHook),
+    /// Flow B: ECS pauses by itself at the hook's stages; nothing is invoked.
+    Pause(&'a PauseHook),
 }
 
 /// How a deployment ended.
@@ -199,6 +300,33 @@ pub enum EcsEvent {
         requested: u32,
         waited: Duration,
     },
+    /// ECS paused at a pause hook's stage and waits for `ContinueServiceDeployment`.
+    Paused {
+        stage: LifecycleStage,
+        hook_id: String,
+        timeout: Duration,
+        timeout_action: TimeoutAction,
+    },
+    /// `ContinueServiceDeployment` resolved the pause; `received` is when the call arrived.
+    Continued {
+        stage: LifecycleStage,
+        action: HookAction,
+        received: Instant,
+    },
+    /// Nobody acted on the pause in time; ECS applies the hook's timeout action.
+    PauseTimedOut {
+        stage: LifecycleStage,
+        action: TimeoutAction,
+    },
+    /// `StopServiceDeployment(ROLLBACK)` arrived at `received`; the walk now rolls back.
+    Stopped { received: Instant },
+    /// ECS emitted an EventBridge event; the rule forwards it to the gate topic.
+    Emitted {
+        detail_type: &'static str,
+        name: String,
+    },
+    /// The rule could not deliver it (ECS carries on regardless).
+    Undelivered { name: String, error: String },
     /// Production is on green; ECS bakes before scaling blue in.
     Baking { waited: Duration },
     /// ECS rolls back to blue.
@@ -217,40 +345,97 @@ pub trait EcsObserver: Send + Sync {
     fn observe(&self, event: &EcsEvent);
 }
 
+/// A call greenlight made to ECS's service-deployment APIs, kept so the rehearsal can check
+/// that exactly the calls it expects arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcsCall {
+    Continue { hook_id: String, action: HookAction },
+    StopWithRollback,
+}
+
+/// Where the deployment is, as people watching it in the console would see it change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub status: &'static str,
+    pub stage: Option<&'static str>,
+}
+
+/// A pause hook's execution at one stage.
+#[derive(Debug, Clone)]
+struct Pause {
+    hook_id: String,
+    stage: LifecycleStage,
+    /// `AWAITING_ACTION`, then `SUCCEEDED`, `FAILED` or `TIMED_OUT`.
+    status: &'static str,
+    expires_at: DateTime<Utc>,
+    timeout_action: TimeoutAction,
+    /// The `ContinueServiceDeployment` that resolved it, and when it arrived.
+    answer: Option<(HookAction, Instant)>,
+}
+
 /// The deployment's state, as `DescribeServiceDeployments` would report it.
 #[derive(Debug, Clone)]
 struct State {
     status: &'static str,
     status_reason: Option<String>,
-    stage: Option<LifecycleStage>,
+    /// As ECS spells it, so it includes `BAKE_TIME`.
+    stage: Option<&'static str>,
     production: Weights,
     test: Weights,
+    /// When the deployment last changed (ECS's `updatedAt`).
+    updated_at: DateTime<Utc>,
+    pauses: Vec<Pause>,
+    /// When `StopServiceDeployment(ROLLBACK)` arrived; the walk rolls back at its next look.
+    stop: Option<Instant>,
+    calls: Vec<EcsCall>,
 }
 
 /// One service deployment, simulated. Shared: the rehearsal walks it while the hook and the bot
-/// read it through [`Deployments`].
+/// read and steer it through [`Deployments`].
 pub struct SimulatedEcs {
     plan: DeploymentPlan,
     pace: Pace,
     state: Mutex<State>,
-    /// Set by `StopServiceDeployment(ROLLBACK)`; the walk rolls back at its next look.
-    stop_requested: AtomicBool,
+    /// Wakes the walk when a call changes what it waits for (a continue, a stop).
+    poke: Notify,
+    progress: watch::Sender<Progress>,
+    /// The EventBridge rule that forwards ECS's events to the gate topic, if the rehearsal has
+    /// one; without it ECS emits nothing. Attached after the bot is up, since the bot itself
+    /// needs this ECS.
+    event_rule: OnceLock<Arc<dyn TopicPublisher>>,
 }
 
 impl SimulatedEcs {
     pub fn new(plan: DeploymentPlan, pace: Pace) -> SimulatedEcs {
+        let state = State {
+            status: "PENDING",
+            status_reason: None,
+            stage: None,
+            production: Weights::BLUE,
+            test: Weights::BLUE,
+            updated_at: Utc::now(),
+            pauses: Vec::new(),
+            stop: None,
+            calls: Vec::new(),
+        };
         SimulatedEcs {
             plan,
             pace,
-            state: Mutex::new(State {
-                status: "PENDING",
-                status_reason: None,
-                stage: None,
-                production: Weights::BLUE,
-                test: Weights::BLUE,
+            progress: watch::Sender::new(Progress {
+                status: state.status,
+                stage: state.stage,
             }),
-            stop_requested: AtomicBool::new(false),
+            state: Mutex::new(state),
+            poke: Notify::new(),
+            event_rule: OnceLock::new(),
         }
+    }
+
+    /// From now on, emits ECS's EventBridge events (`ECS Hook State Change`, `ECS Deployment
+    /// State Change`) to `topic`, as the EventBridge rule of the stack does. Only the first rule
+    /// attached counts: a deployment's events go one way.
+    pub fn attach_event_rule(&self, topic: Arc<dyn TopicPublisher>) {
+        let _ = self.event_rule.set(topic);
     }
 
     pub fn plan(&self) -> &DeploymentPlan {
@@ -267,26 +452,83 @@ impl SimulatedEcs {
         self.with_state(|state| state.status)
     }
 
-    fn with_state<T>(&self, action: impl FnOnce(&mut State) -> T) -> T {
-        // A panic elsewhere while holding the lock leaves the state as it was; keep using it.
-        let mut state = match self.state.lock() {
-            Ok(state) => state,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        action(&mut state)
+    /// Every `ContinueServiceDeployment` and `StopServiceDeployment` ECS accepted, in order.
+    pub fn calls(&self) -> Vec<EcsCall> {
+        self.with_state(|state| state.calls.clone())
     }
 
-    /// Walks the whole deployment, invoking `hook` at every stage, and says how it ended.
-    pub async fn deploy(&self, hook: &dyn LifecycleHook, observer: &dyn EcsObserver) -> Outcome {
-        self.with_state(|state| state.status = "IN_PROGRESS");
+    /// Waits until the deployment bakes (`true`), or has left the way to it: rolling back or
+    /// over (`false`). What someone watching the deployment waits for before "Roll back now".
+    pub async fn baking(&self) -> bool {
+        let mut progress = self.progress.subscribe();
+        let seen = progress
+            .wait_for(|progress| {
+                progress.stage == Some(BAKE_TIME)
+                    || (progress.status != "IN_PROGRESS" && progress.status != "PENDING")
+            })
+            .await
+            .map(|progress| *progress);
+        matches!(
+            seen,
+            Ok(Progress {
+                status: "IN_PROGRESS",
+                stage: Some(BAKE_TIME)
+            })
+        )
+    }
+
+    /// Runs `action` on the state under its lock, then tells watchers if the status or stage
+    /// changed.
+    fn with_state<T>(&self, action: impl FnOnce(&mut State) -> T) -> T {
+        let (result, now) = {
+            // A panic elsewhere while holding the lock leaves the state as it was; keep using it.
+            let mut state = match self.state.lock() {
+                Ok(state) => state,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let result = action(&mut state);
+            (
+                result,
+                Progress {
+                    status: state.status,
+                    stage: state.stage,
+                },
+            )
+        };
+        self.progress.send_if_modified(|progress| {
+            let changed = *progress != now;
+            *progress = now;
+            changed
+        });
+        result
+    }
+
+    fn stop_requested(&self) -> Option<Instant> {
+        self.with_state(|state| state.stop)
+    }
+
+    /// Walks the whole deployment, meeting `hooks` at every stage, and says how it ended.
+    pub async fn deploy(&self, hooks: Hooks<'_>, observer: &dyn EcsObserver) -> Outcome {
+        self.with_state(|state| {
+            state.status = "IN_PROGRESS";
+            state.updated_at = Utc::now();
+        });
+        let started = format!(
+            "ECS deployment {} in progress.",
+            DeploymentPlan::ecs_svc(&self.plan.green_revision)
+        );
+        self.emit_deployment_state("SERVICE_DEPLOYMENT_IN_PROGRESS", Some(&started), observer)
+            .await;
         for stage in LifecycleStage::ALL {
-            if self.stop_requested.load(Ordering::SeqCst) {
+            if let Some(received) = self.stop_requested() {
+                observer.observe(&EcsEvent::Stopped { received });
                 return self
                     .roll_back(Some(stage), "stopped with rollback".to_owned(), observer)
                     .await;
             }
             let (production, test) = self.with_state(|state| {
-                state.stage = Some(stage);
+                state.stage = Some(stage.as_str());
+                state.updated_at = Utc::now();
                 // A traffic-shift stage is reported to its hooks with the shift done.
                 match stage {
                     LifecycleStage::TestTrafficShift => state.test = Weights::GREEN,
@@ -300,7 +542,14 @@ impl SimulatedEcs {
                 production,
                 test,
             });
-            if let Err(reason) = self.run_hooks(stage, hook, observer).await {
+            let passed = match hooks {
+                Hooks::Lambda(hook) => self.run_hooks(stage, hook, observer).await,
+                Hooks::Pause(pause) if pause.stages.contains(&stage) => {
+                    self.pause(stage, pause, observer).await
+                }
+                Hooks::Pause(_) => Ok(()),
+            };
+            if let Err(reason) = passed {
                 return self.roll_back(Some(stage), reason, observer).await;
             }
             if stage == LifecycleStage::PreScaleUp {
@@ -313,8 +562,13 @@ impl SimulatedEcs {
             }
         }
         let bake = self.pace.scaled(self.pace.bake_time);
+        self.with_state(|state| {
+            state.stage = Some(BAKE_TIME);
+            state.updated_at = Utc::now();
+        });
         observer.observe(&EcsEvent::Baking { waited: bake });
-        if self.wait_unless_stopped(bake).await {
+        if let Some(received) = self.wait_unless_stopped(bake).await {
+            observer.observe(&EcsEvent::Stopped { received });
             return self
                 .roll_back(
                     None,
@@ -326,7 +580,10 @@ impl SimulatedEcs {
         self.with_state(|state| {
             state.status = "SUCCESSFUL";
             state.stage = None;
+            state.updated_at = Utc::now();
         });
+        self.emit_deployment_state("SERVICE_DEPLOYMENT_COMPLETED", None, observer)
+            .await;
         observer.observe(&EcsEvent::Finished(Outcome::Successful));
         Outcome::Successful
     }
@@ -386,6 +643,102 @@ impl SimulatedEcs {
         Err(format!("{stage}: the hook was invoked too many times"))
     }
 
+    /// Pauses at `stage` until `ContinueServiceDeployment`, a stop, or the hook's timeout:
+    /// `Ok` to go on, `Err` with the reason to roll back.
+    ///
+    /// The hook's timeout is a setting of the service (`timeoutInMinutes`), so unlike ECS's own
+    /// waits it is not scaled by the rehearsal's speed: the card's deadline is the real one.
+    async fn pause(
+        &self,
+        stage: LifecycleStage,
+        hook: &PauseHook,
+        observer: &dyn EcsObserver,
+    ) -> Result<(), String> {
+        let hook_id = self.plan.pause_hook_id(stage);
+        let deadline = Instant::now() + hook.timeout;
+        let expires_at = Utc::now() + chrono::Duration::from_std(hook.timeout).unwrap_or_default();
+        let pause = Pause {
+            hook_id: hook_id.clone(),
+            stage,
+            status: "AWAITING_ACTION",
+            expires_at,
+            timeout_action: hook.timeout_action,
+            answer: None,
+        };
+        self.with_state(|state| {
+            state.pauses.push(pause.clone());
+            state.updated_at = Utc::now();
+        });
+        observer.observe(&EcsEvent::Paused {
+            stage,
+            hook_id: hook_id.clone(),
+            timeout: hook.timeout,
+            timeout_action: hook.timeout_action,
+        });
+        self.emit_hook_state("HOOK_AWAITING_ACTION", &pause, observer)
+            .await;
+        loop {
+            // Registered before looking, so a call that lands in between still wakes us.
+            let poked = self.poke.notified();
+            let (answer, stop) = self.with_state(|state| {
+                let answer = state
+                    .pauses
+                    .iter()
+                    .find(|p| p.hook_id == hook_id)
+                    .and_then(|p| p.answer);
+                (answer, state.stop)
+            });
+            if let Some((action, received)) = answer {
+                observer.observe(&EcsEvent::Continued {
+                    stage,
+                    action,
+                    received,
+                });
+                let (name, ended) = match action {
+                    HookAction::Continue => ("HOOK_SUCCEEDED", Ok(())),
+                    HookAction::Rollback => (
+                        "HOOK_FAILED",
+                        Err(format!("ContinueServiceDeployment(ROLLBACK) at {stage}")),
+                    ),
+                };
+                let now = self.pause_state(&hook_id).unwrap_or(pause);
+                self.emit_hook_state(name, &now, observer).await;
+                return ended;
+            }
+            if let Some(received) = stop {
+                observer.observe(&EcsEvent::Stopped { received });
+                return Err(format!("stopped with rollback while paused at {stage}"));
+            }
+            if Instant::now() >= deadline {
+                let timed_out = self.with_state(|state| {
+                    let found = state.pauses.iter_mut().find(|p| p.hook_id == hook_id)?;
+                    found.status = "TIMED_OUT";
+                    Some(found.clone())
+                });
+                observer.observe(&EcsEvent::PauseTimedOut {
+                    stage,
+                    action: hook.timeout_action,
+                });
+                let now = timed_out.unwrap_or(pause);
+                self.emit_hook_state("HOOK_TIMED_OUT", &now, observer).await;
+                return match hook.timeout_action {
+                    TimeoutAction::Continue => Ok(()),
+                    TimeoutAction::Rollback => Err(format!(
+                        "the pause hook at {stage} timed out; its timeout action is ROLLBACK"
+                    )),
+                };
+            }
+            tokio::select! {
+                _ = poked => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    fn pause_state(&self, hook_id: &str) -> Option<Pause> {
+        self.with_state(|state| state.pauses.iter().find(|p| p.hook_id == hook_id).cloned())
+    }
+
     /// The lifecycle-hook payload, as documented for ECS blue/green deployments.
     fn payload(
         &self,
@@ -427,6 +780,7 @@ impl SimulatedEcs {
             state.status_reason = Some(reason.clone());
             state.production = Weights::BLUE;
             state.test = Weights::BLUE;
+            state.updated_at = Utc::now();
             (state.production, state.test)
         });
         observer.observe(&EcsEvent::RollingBack {
@@ -435,33 +789,178 @@ impl SimulatedEcs {
             production,
             test,
         });
+        // ECS tells a rollback from a deployment only by the reason of the same event.
+        let rolling_back = format!(
+            "{reason}: rolling back to deploymentId {}.",
+            DeploymentPlan::ecs_svc(&self.plan.blue_revision)
+        );
+        self.emit_deployment_state(
+            "SERVICE_DEPLOYMENT_IN_PROGRESS",
+            Some(&rolling_back),
+            observer,
+        )
+        .await;
         tokio::time::sleep(self.pace.scaled(self.pace.stage_work)).await;
         self.with_state(|state| {
             state.status = "ROLLBACK_SUCCESSFUL";
             state.stage = None;
+            state.updated_at = Utc::now();
         });
+        self.emit_deployment_state("SERVICE_DEPLOYMENT_COMPLETED", None, observer)
+            .await;
         let outcome = Outcome::RolledBack { stage, reason };
         observer.observe(&EcsEvent::Finished(outcome.clone()));
         outcome
     }
 
-    /// Sleeps for `wait`; `true` if a stop was requested meanwhile.
-    async fn wait_unless_stopped(&self, wait: Duration) -> bool {
+    /// Sleeps for `wait`; `Some(when it arrived)` if a stop was requested meanwhile.
+    async fn wait_unless_stopped(&self, wait: Duration) -> Option<Instant> {
         let until = Instant::now() + wait;
         loop {
-            if self.stop_requested.load(Ordering::SeqCst) {
-                return true;
+            let poked = self.poke.notified();
+            if let Some(received) = self.stop_requested() {
+                return Some(received);
             }
-            let now = Instant::now();
-            if now >= until {
-                return false;
+            if Instant::now() >= until {
+                return None;
             }
-            tokio::time::sleep((until - now).min(STOP_CHECK)).await;
+            tokio::select! {
+                _ = poked => {}
+                _ = tokio::time::sleep_until(until) => {}
+            }
         }
+    }
+
+    /// Emits an `ECS Hook State Change` event about `pause`.
+    async fn emit_hook_state(&self, name: &str, pause: &Pause, observer: &dyn EcsObserver) {
+        let event = self.hook_state_change(name, pause, Utc::now());
+        self.emit(HOOK_STATE_CHANGE, name, event, observer).await;
+    }
+
+    /// Emits an `ECS Deployment State Change` event about this deployment.
+    async fn emit_deployment_state(
+        &self,
+        name: &str,
+        reason: Option<&str>,
+        observer: &dyn EcsObserver,
+    ) {
+        let event = self.deployment_state_change(name, reason, Utc::now());
+        self.emit(DEPLOYMENT_STATE_CHANGE, name, event, observer)
+            .await;
+    }
+
+    /// Hands an event to the EventBridge rule, which publishes it to the topic. Like ECS, the
+    /// walk does not depend on anyone receiving it.
+    async fn emit(
+        &self,
+        detail_type: &'static str,
+        name: &str,
+        event: Value,
+        observer: &dyn EcsObserver,
+    ) {
+        let Some(rule) = self.event_rule.get() else {
+            return;
+        };
+        observer.observe(&EcsEvent::Emitted {
+            detail_type,
+            name: name.to_owned(),
+        });
+        if let Err(error) = rule.publish(&event.to_string()).await {
+            observer.observe(&EcsEvent::Undelivered {
+                name: name.to_owned(),
+                error: error.to_string(),
+            });
+        }
+    }
+
+    /// The EventBridge envelope every ECS event comes in.
+    fn envelope(
+        &self,
+        detail_type: &str,
+        resource: String,
+        detail: Value,
+        now: DateTime<Utc>,
+    ) -> Value {
+        json!({
+            "version": "0",
+            "id": event_id(&detail),
+            "detail-type": detail_type,
+            "source": "aws.ecs",
+            "account": self.plan.account,
+            "time": now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "region": self.plan.region,
+            "resources": [resource],
+            "detail": detail,
+        })
+    }
+
+    /// `ECS Hook State Change`, in the shape the bot reads (see docs/pause-hooks.md).
+    fn hook_state_change(&self, name: &str, pause: &Pause, now: DateTime<Utc>) -> Value {
+        let detail = json!({
+            "eventType": if name == "HOOK_FAILED" || name == "HOOK_TIMED_OUT" { "WARN" } else { "INFO" },
+            "eventName": name,
+            "hookId": pause.hook_id,
+            "hookType": "PAUSE",
+            "lifecycleStage": pause.stage.as_str(),
+            "expiresAt": pause.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "clusterArn": self.plan.cluster_arn(),
+            "serviceArn": self.plan.service_arn(),
+            "serviceDeploymentArn": self.plan.deployment_arn(),
+            "updatedAt": now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        });
+        self.envelope(HOOK_STATE_CHANGE, self.plan.deployment_arn(), detail, now)
+    }
+
+    /// `ECS Deployment State Change`, as documented: it names the service and an `ecs-svc/…`
+    /// deployment id, not the service-deployment ARN. The documentation shows a reason only for
+    /// the start of a deployment or a rollback, so a completion carries none.
+    fn deployment_state_change(
+        &self,
+        name: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Value {
+        let mut detail = json!({
+            "eventType": "INFO",
+            "eventName": name,
+            "deploymentId": DeploymentPlan::ecs_svc(&self.plan.green_revision),
+            "updatedAt": now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        });
+        if let (Some(reason), Some(object)) = (reason, detail.as_object_mut()) {
+            object.insert("reason".to_owned(), json!(reason));
+        }
+        self.envelope(
+            DEPLOYMENT_STATE_CHANGE,
+            self.plan.service_arn(),
+            detail,
+            now,
+        )
     }
 
     fn is_this(&self, arn: &str) -> bool {
         arn == self.plan.deployment_arn()
+    }
+}
+
+/// An EventBridge event id: unique per event, in EventBridge's UUID shape.
+fn event_id(detail: &Value) -> String {
+    let digest = Sha256::digest(detail.to_string());
+    let hex = hex::encode(&digest[..16]);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// `CONTINUE` or `ROLLBACK`, as the API spells them.
+pub fn action_name(action: HookAction) -> &'static str {
+    match action {
+        HookAction::Continue => "CONTINUE",
+        HookAction::Rollback => "ROLLBACK",
     }
 }
 
@@ -476,48 +975,131 @@ impl Deployments for SimulatedEcs {
             arn: arn.to_owned(),
             status: state.status.to_owned(),
             status_reason: state.status_reason,
-            lifecycle_stage: state.stage.map(|stage| stage.as_str().to_owned()),
+            lifecycle_stage: state.stage.map(str::to_owned),
             // A replacing deployment: blue is what it replaces, so the hook gates it.
             source_revisions: vec![self.plan.revision_arn(&self.plan.blue_revision)],
             target_revision: Some(self.plan.revision_arn(&self.plan.green_revision)),
-            hooks: Vec::new(),
-            ..DeploymentState::default()
+            hooks: state
+                .pauses
+                .iter()
+                .map(|pause| HookState {
+                    hook_id: pause.hook_id.clone(),
+                    target_type: "PAUSE".to_owned(),
+                    status: pause.status.to_owned(),
+                    expires_at: Some(pause.expires_at),
+                    timeout_action: Some(pause.timeout_action.as_str().to_owned()),
+                })
+                .collect(),
+            updated_at: Some(state.updated_at),
+            // The rehearsal bakes for seconds, which `bakeTimeInMinutes` cannot say: leaving it
+            // out keeps the card from promising minutes of bake time.
+            plan: TrafficPlan {
+                strategy: Some("BLUE_GREEN".to_owned()),
+                ..TrafficPlan::default()
+            },
+            target_production_weight: Some(f64::from(state.production.green)),
         }))
     }
 
     async fn continue_hook(
         &self,
-        _arn: &str,
-        _hook_id: &str,
-        _action: HookAction,
+        arn: &str,
+        hook_id: &str,
+        action: HookAction,
     ) -> Result<(), AdapterError> {
-        Err(AdapterError::permanent(
-            "ecs:ContinueServiceDeployment",
-            "the rehearsal plays Flow A (Lambda hooks); no hook is paused",
-        ))
-    }
-
-    async fn stop_with_rollback(&self, arn: &str) -> Result<(), AdapterError> {
+        const OPERATION: &str = "ecs:ContinueServiceDeployment";
         if !self.is_this(arn) {
             return Err(AdapterError::permanent(
-                "ecs:StopServiceDeployment",
+                OPERATION,
                 format!("ServiceDeploymentNotFoundException: {arn}"),
             ));
         }
-        if self.status() != "IN_PROGRESS" {
+        let received = Instant::now();
+        self.with_state(|state| {
+            if state.status != "IN_PROGRESS" {
+                return Err(format!(
+                    "InvalidParameterException: the deployment is {}, not IN_PROGRESS",
+                    state.status
+                ));
+            }
+            let Some(pause) = state.pauses.iter_mut().find(|p| p.hook_id == hook_id) else {
+                return Err(format!(
+                    "InvalidParameterException: no pause hook {hook_id} in this deployment"
+                ));
+            };
+            if pause.status != "AWAITING_ACTION" {
+                return Err(format!(
+                    "InvalidParameterException: the hook is {}, not AWAITING_ACTION",
+                    pause.status
+                ));
+            }
+            // The documentation does not say which state a pause resolved with ROLLBACK ends
+            // in; FAILED is what a failed Lambda hook ends in, and what the bot reads as such.
+            pause.status = match action {
+                HookAction::Continue => "SUCCEEDED",
+                HookAction::Rollback => "FAILED",
+            };
+            pause.answer = Some((action, received));
+            state.calls.push(EcsCall::Continue {
+                hook_id: hook_id.to_owned(),
+                action,
+            });
+            Ok(())
+        })
+        .map_err(|message| AdapterError::permanent(OPERATION, message))?;
+        self.poke.notify_one();
+        Ok(())
+    }
+
+    async fn stop_with_rollback(&self, arn: &str) -> Result<(), AdapterError> {
+        const OPERATION: &str = "ecs:StopServiceDeployment";
+        if !self.is_this(arn) {
             return Err(AdapterError::permanent(
-                "ecs:StopServiceDeployment",
-                format!("the deployment is {}, not IN_PROGRESS", self.status()),
+                OPERATION,
+                format!("ServiceDeploymentNotFoundException: {arn}"),
             ));
         }
-        self.stop_requested.store(true, Ordering::SeqCst);
+        let received = Instant::now();
+        self.with_state(|state| match state.status {
+            // ECS takes a stop of a running deployment, and carries on with one already asked.
+            "PENDING" | "IN_PROGRESS" => {
+                state.status = "ROLLBACK_REQUESTED";
+                state.stop = Some(received);
+                state.calls.push(EcsCall::StopWithRollback);
+                Ok(())
+            }
+            "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" => {
+                state.calls.push(EcsCall::StopWithRollback);
+                Ok(())
+            }
+            status => Err(format!(
+                "InvalidParameterException: the deployment is {status}; there is nothing to stop"
+            )),
+        })
+        .map_err(|message| AdapterError::permanent(OPERATION, message))?;
+        self.poke.notify_one();
         Ok(())
+    }
+}
+
+impl fmt::Display for EcsCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EcsCall::Continue { hook_id, action } => write!(
+                f,
+                "ContinueServiceDeployment(hookId {hook_id}, action {})",
+                action_name(*action)
+            ),
+            EcsCall::StopWithRollback => write!(f, "StopServiceDeployment(stopType ROLLBACK)"),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use chrono::SubsecRound;
 
     use crate::domain::lifecycle::HookInvocation;
 
@@ -620,7 +1202,10 @@ mod tests {
         let ecs = SimulatedEcs::new(plan(), pace());
         let hook = Scripted::default();
         let recorder = Recorder::default();
-        assert_eq!(ecs.deploy(&hook, &recorder).await, Outcome::Successful);
+        assert_eq!(
+            ecs.deploy(Hooks::Lambda(&hook), &recorder).await,
+            Outcome::Successful
+        );
         let expected: Vec<&str> = LifecycleStage::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(hook.stages(), expected);
         assert_eq!(ecs.status(), "SUCCESSFUL");
@@ -638,7 +1223,8 @@ mod tests {
     async fn traffic_moves_test_first_then_production() {
         let ecs = SimulatedEcs::new(plan(), pace());
         let recorder = Recorder::default();
-        ecs.deploy(&Scripted::default(), &recorder).await;
+        ecs.deploy(Hooks::Lambda(&Scripted::default()), &recorder)
+            .await;
         let weights: Vec<(LifecycleStage, Weights, Weights)> = recorder
             .events()
             .into_iter()
@@ -672,7 +1258,7 @@ mod tests {
     async fn every_payload_is_one_the_hook_understands() {
         let ecs = SimulatedEcs::new(plan(), pace());
         let hook = Scripted::default();
-        ecs.deploy(&hook, &Recorder::default()).await;
+        ecs.deploy(Hooks::Lambda(&hook), &Recorder::default()).await;
         for payload in hook.payloads() {
             let invocation = HookInvocation::parse(&payload).unwrap();
             assert_eq!(invocation.deployment.to_string(), plan().deployment_arn());
@@ -709,7 +1295,10 @@ mod tests {
             ],
         );
         let recorder = Recorder::default();
-        assert_eq!(ecs.deploy(&hook, &recorder).await, Outcome::Successful);
+        assert_eq!(
+            ecs.deploy(Hooks::Lambda(&hook), &recorder).await,
+            Outcome::Successful
+        );
 
         let calls: Vec<Value> = hook
             .payloads()
@@ -749,7 +1338,7 @@ mod tests {
             vec![HookResponse::finished(HookStatus::Failed, None)],
         );
         let recorder = Recorder::default();
-        let outcome = ecs.deploy(&hook, &recorder).await;
+        let outcome = ecs.deploy(Hooks::Lambda(&hook), &recorder).await;
         assert_eq!(
             outcome,
             Outcome::RolledBack {
@@ -780,7 +1369,7 @@ mod tests {
             LifecycleStage::PostTestTrafficShift,
             vec![HookResponse::in_progress(1, marker())],
         );
-        let outcome = ecs.deploy(&hook, &Recorder::default()).await;
+        let outcome = ecs.deploy(Hooks::Lambda(&hook), &Recorder::default()).await;
         let Outcome::RolledBack { stage, reason } = outcome else {
             panic!("expected a rollback, got {outcome:?}");
         };
@@ -804,7 +1393,7 @@ mod tests {
             vec![answer, HookResponse::finished(HookStatus::Succeeded, None)],
         );
         let recorder = Recorder::default();
-        ecs.deploy(&hook, &recorder).await;
+        ecs.deploy(Hooks::Lambda(&hook), &recorder).await;
         assert!(recorder.events().contains(&EcsEvent::Waiting {
             stage: LifecycleStage::PreScaleUp,
             requested: 30,
@@ -845,7 +1434,11 @@ mod tests {
         ));
         let recorder = Arc::new(Recorder::default());
         let (walking, seen) = (Arc::clone(&ecs), Arc::clone(&recorder));
-        let walk = tokio::spawn(async move { walking.deploy(&Scripted::default(), &*seen).await });
+        let walk = tokio::spawn(async move {
+            walking
+                .deploy(Hooks::Lambda(&Scripted::default()), &*seen)
+                .await
+        });
         while !recorder
             .events()
             .iter()
@@ -880,6 +1473,448 @@ mod tests {
             }
             .to_string(),
             "blue 90% · green 10%"
+        );
+    }
+
+    /// The EventBridge rule's target: keeps every event ECS emits, parsed.
+    #[derive(Default)]
+    struct Rule(Mutex<Vec<Value>>);
+
+    #[async_trait]
+    impl TopicPublisher for Rule {
+        async fn publish(&self, message: &str) -> Result<(), AdapterError> {
+            self.0
+                .lock()
+                .unwrap()
+                .push(serde_json::from_str(message).unwrap());
+            Ok(())
+        }
+    }
+
+    impl Rule {
+        fn events(&self) -> Vec<Value> {
+            self.0.lock().unwrap().clone()
+        }
+
+        /// `eventName` of each event, in order.
+        fn names(&self) -> Vec<String> {
+            self.events()
+                .iter()
+                .map(|e| e["detail"]["eventName"].as_str().unwrap().to_owned())
+                .collect()
+        }
+    }
+
+    fn pause_at_post_test(timeout: Duration, action: TimeoutAction) -> PauseHook {
+        PauseHook::new([LifecycleStage::PostTestTrafficShift], timeout, action).unwrap()
+    }
+
+    /// A paused deployment walking in the background, with its recorder and its rule.
+    struct Paused {
+        /// Just before the walk began.
+        started: DateTime<Utc>,
+        ecs: Arc<SimulatedEcs>,
+        recorder: Arc<Recorder>,
+        rule: Arc<Rule>,
+        walk: tokio::task::JoinHandle<Outcome>,
+    }
+
+    /// Starts the walk with a pause hook and waits until ECS lists the pause.
+    async fn paused(hook: PauseHook, pace: Pace) -> Paused {
+        let ecs = Arc::new(SimulatedEcs::new(plan(), pace));
+        let rule = Arc::new(Rule::default());
+        ecs.attach_event_rule(rule.clone());
+        let recorder = Arc::new(Recorder::default());
+        let (walking, seen) = (Arc::clone(&ecs), Arc::clone(&recorder));
+        let started = Utc::now();
+        let walk = tokio::spawn(async move { walking.deploy(Hooks::Pause(&hook), &*seen).await });
+        while !rule.names().contains(&"HOOK_AWAITING_ACTION".to_owned()) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Paused {
+            started,
+            ecs,
+            recorder,
+            rule,
+            walk,
+        }
+    }
+
+    #[test]
+    fn a_pause_hook_is_refused_where_ecs_refuses_it() {
+        let minute = Duration::from_secs(60);
+        for stage in [
+            LifecycleStage::TestTrafficShift,
+            LifecycleStage::ProductionTrafficShift,
+        ] {
+            let error = PauseHook::new([stage], minute, TimeoutAction::Rollback).unwrap_err();
+            assert!(error.contains(stage.as_str()), "{error}");
+        }
+        assert!(PauseHook::new([], minute, TimeoutAction::Rollback).is_err());
+        assert!(
+            PauseHook::new(
+                [LifecycleStage::PostTestTrafficShift],
+                PAUSE_LIMIT + minute,
+                TimeoutAction::Rollback
+            )
+            .is_err()
+        );
+        assert!(
+            PauseHook::new(
+                [LifecycleStage::PostTestTrafficShift],
+                Duration::ZERO,
+                TimeoutAction::Rollback
+            )
+            .is_err()
+        );
+        let hook = pause_at_post_test(minute, TimeoutAction::Continue);
+        assert_eq!(hook.timeout_action(), TimeoutAction::Continue);
+        assert!(
+            hook.stages()
+                .contains(&LifecycleStage::PostTestTrafficShift)
+        );
+    }
+
+    #[test]
+    fn pause_hook_ids_look_like_ecss_and_differ_per_deployment_and_stage() {
+        let id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
+        assert!(id.starts_with("ecs-pause-"), "{id}");
+        assert_eq!(id.len(), "ecs-pause-".len() + 43);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_ne!(id, plan().pause_hook_id(LifecycleStage::PostScaleUp));
+        let other = DeploymentPlan {
+            deployment_id: "dep2".into(),
+            ..plan()
+        };
+        assert_ne!(
+            id,
+            other.pause_hook_id(LifecycleStage::PostTestTrafficShift)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_paused_deployment_waits_as_describe_and_its_event_say() {
+        let paused = paused(
+            pause_at_post_test(Duration::from_secs(60), TimeoutAction::Rollback),
+            pace(),
+        )
+        .await;
+        let arn = plan().deployment_arn();
+        let hook_id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
+
+        let state = paused.ecs.describe(&arn).await.unwrap().unwrap();
+        assert_eq!(state.status, "IN_PROGRESS");
+        assert_eq!(
+            state.lifecycle_stage.as_deref(),
+            Some("POST_TEST_TRAFFIC_SHIFT")
+        );
+        let hook = state.hook(&hook_id).unwrap();
+        assert_eq!(hook.target_type, "PAUSE");
+        assert_eq!(hook.status, "AWAITING_ACTION");
+        assert_eq!(hook.timeout_action.as_deref(), Some("ROLLBACK"));
+        // The hook's timeout from when ECS paused.
+        let expires_at = hook.expires_at.unwrap();
+        let timeout = chrono::Duration::seconds(60);
+        assert!(expires_at >= paused.started + timeout, "{expires_at}");
+        assert!(expires_at <= Utc::now() + timeout, "{expires_at}");
+        assert_eq!(paused.ecs.weights(), (Weights::BLUE, Weights::GREEN));
+
+        // The event, as the bot reads it.
+        let events = paused.rule.events();
+        assert_eq!(
+            paused.rule.names(),
+            ["SERVICE_DEPLOYMENT_IN_PROGRESS", "HOOK_AWAITING_ACTION"]
+        );
+        let awaiting = &events[1];
+        assert_eq!(awaiting["source"], "aws.ecs");
+        assert_eq!(awaiting["detail-type"], "ECS Hook State Change");
+        assert_eq!(awaiting["detail"]["hookId"], hook_id.as_str());
+        assert_eq!(awaiting["detail"]["serviceDeploymentArn"], arn.as_str());
+        assert_eq!(
+            awaiting["detail"]["lifecycleStage"],
+            "POST_TEST_TRAFFIC_SHIFT"
+        );
+        let event: crate::domain::notification::EcsEvent =
+            serde_json::from_value(awaiting.clone()).unwrap();
+        let read = crate::domain::progress::HookEvent::from_event(&event).unwrap();
+        assert_eq!(
+            read.name,
+            crate::domain::progress::HookEventName::AwaitingAction
+        );
+        assert!(read.is_pause());
+        assert_eq!(read.deployment.to_string(), arn);
+        assert_eq!(read.expires_at, Some(expires_at.trunc_subsecs(0)));
+        // Nothing was invoked: a pause hook is not a Lambda.
+        assert!(
+            !paused
+                .recorder
+                .events()
+                .iter()
+                .any(|e| matches!(e, EcsEvent::Invoked { .. }))
+        );
+        paused.walk.abort();
+    }
+
+    #[tokio::test]
+    async fn continue_resumes_the_walk_and_ecs_reports_it() {
+        let paused = paused(
+            pause_at_post_test(Duration::from_secs(60), TimeoutAction::Rollback),
+            pace(),
+        )
+        .await;
+        let arn = plan().deployment_arn();
+        let hook_id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
+        paused
+            .ecs
+            .continue_hook(&arn, &hook_id, HookAction::Continue)
+            .await
+            .unwrap();
+        // A second answer finds the pause resolved, as ECS would.
+        let again = paused
+            .ecs
+            .continue_hook(&arn, &hook_id, HookAction::Rollback)
+            .await
+            .unwrap_err();
+        assert!(again.message.contains("not AWAITING_ACTION"), "{again}");
+
+        assert_eq!(paused.walk.await.unwrap(), Outcome::Successful);
+        assert_eq!(paused.ecs.status(), "SUCCESSFUL");
+        assert_eq!(paused.ecs.weights(), (Weights::GREEN, Weights::GREEN));
+        assert_eq!(
+            paused.ecs.calls(),
+            [EcsCall::Continue {
+                hook_id: hook_id.clone(),
+                action: HookAction::Continue
+            }]
+        );
+        assert_eq!(
+            paused.rule.names(),
+            [
+                "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                "HOOK_AWAITING_ACTION",
+                "HOOK_SUCCEEDED",
+                "SERVICE_DEPLOYMENT_COMPLETED"
+            ]
+        );
+        let completed = paused.rule.events().pop().unwrap();
+        let event: crate::domain::notification::EcsEvent =
+            serde_json::from_value(completed).unwrap();
+        let read = crate::domain::progress::DeploymentEvent::from_event(&event).unwrap();
+        assert_eq!(
+            (read.cluster.as_deref(), read.service.as_deref()),
+            (Some("rehearsal"), Some("web"))
+        );
+        let state = paused.ecs.describe(&arn).await.unwrap().unwrap();
+        assert_eq!(state.hook(&hook_id).unwrap().status, "SUCCEEDED");
+        let continued = paused.recorder.events().into_iter().find_map(|e| match e {
+            EcsEvent::Continued { action, .. } => Some(action),
+            _ => None,
+        });
+        assert_eq!(continued, Some(HookAction::Continue));
+    }
+
+    #[tokio::test]
+    async fn a_rollback_answer_rolls_back_and_says_so_in_its_events() {
+        let paused = paused(
+            pause_at_post_test(Duration::from_secs(60), TimeoutAction::Continue),
+            pace(),
+        )
+        .await;
+        let hook_id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
+        paused
+            .ecs
+            .continue_hook(&plan().deployment_arn(), &hook_id, HookAction::Rollback)
+            .await
+            .unwrap();
+        let outcome = paused.walk.await.unwrap();
+        assert!(
+            matches!(
+                outcome,
+                Outcome::RolledBack {
+                    stage: Some(LifecycleStage::PostTestTrafficShift),
+                    ..
+                }
+            ),
+            "{outcome:?}"
+        );
+        assert_eq!(paused.ecs.status(), "ROLLBACK_SUCCESSFUL");
+        assert_eq!(paused.ecs.weights(), (Weights::BLUE, Weights::BLUE));
+        assert_eq!(
+            paused.rule.names(),
+            [
+                "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                "HOOK_AWAITING_ACTION",
+                "HOOK_FAILED",
+                "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                "SERVICE_DEPLOYMENT_COMPLETED"
+            ]
+        );
+        // ECS tells the rollback's start by its reason alone; the bot must read it as one.
+        let rolling_back = &paused.rule.events()[3];
+        let reason = rolling_back["detail"]["reason"].as_str().unwrap();
+        assert_eq!(
+            crate::domain::progress::DeploymentPhase::from_event(
+                "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                Some(reason),
+                None
+            ),
+            Some(crate::domain::progress::DeploymentPhase::RollingBack)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_pause_times_out_with_the_hooks_action() {
+        for (action, ended) in [
+            (TimeoutAction::Rollback, "ROLLBACK_SUCCESSFUL"),
+            (TimeoutAction::Continue, "SUCCESSFUL"),
+        ] {
+            let paused = paused(
+                pause_at_post_test(Duration::from_millis(50), action),
+                pace(),
+            )
+            .await;
+            let outcome = paused.walk.await.unwrap();
+            assert_eq!(paused.ecs.status(), ended, "{outcome:?}");
+            let names = paused.rule.names();
+            assert_eq!(names[2], "HOOK_TIMED_OUT", "{names:?}");
+            let state = paused
+                .ecs
+                .describe(&plan().deployment_arn())
+                .await
+                .unwrap()
+                .unwrap();
+            let hook_id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
+            assert_eq!(state.hook(&hook_id).unwrap().status, "TIMED_OUT");
+            assert!(paused.ecs.calls().is_empty());
+            assert!(paused.recorder.events().contains(&EcsEvent::PauseTimedOut {
+                stage: LifecycleStage::PostTestTrafficShift,
+                action,
+            }));
+        }
+    }
+
+    #[tokio::test]
+    async fn continue_is_refused_for_what_is_not_waiting() {
+        let ecs = SimulatedEcs::new(plan(), pace());
+        let arn = plan().deployment_arn();
+        let hook_id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
+        // Not started yet.
+        assert!(
+            ecs.continue_hook(&arn, &hook_id, HookAction::Continue)
+                .await
+                .is_err()
+        );
+        let paused = paused(
+            pause_at_post_test(Duration::from_secs(60), TimeoutAction::Rollback),
+            pace(),
+        )
+        .await;
+        let other = arn.replace("dep1", "dep2");
+        let unknown = paused
+            .ecs
+            .continue_hook(&other, &hook_id, HookAction::Continue)
+            .await
+            .unwrap_err();
+        assert!(unknown.message.contains("NotFound"), "{unknown}");
+        let wrong_hook = paused
+            .ecs
+            .continue_hook(&arn, "ecs-pause-other", HookAction::Continue)
+            .await
+            .unwrap_err();
+        assert!(wrong_hook.message.contains("no pause hook"), "{wrong_hook}");
+        assert!(paused.ecs.calls().is_empty());
+        paused.walk.abort();
+    }
+
+    #[tokio::test]
+    async fn a_stop_while_paused_rolls_back_without_continuing() {
+        let paused = paused(
+            pause_at_post_test(Duration::from_secs(60), TimeoutAction::Continue),
+            pace(),
+        )
+        .await;
+        let arn = plan().deployment_arn();
+        paused.ecs.stop_with_rollback(&arn).await.unwrap();
+        let hook_id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
+        // Stopped, the deployment is no longer IN_PROGRESS: nothing can continue it.
+        assert!(
+            paused
+                .ecs
+                .continue_hook(&arn, &hook_id, HookAction::Continue)
+                .await
+                .is_err()
+        );
+        let outcome = paused.walk.await.unwrap();
+        assert!(
+            matches!(&outcome, Outcome::RolledBack { reason, .. } if reason.contains("stopped")),
+            "{outcome:?}"
+        );
+        assert_eq!(paused.ecs.calls(), [EcsCall::StopWithRollback]);
+        assert!(
+            paused
+                .recorder
+                .events()
+                .iter()
+                .any(|e| matches!(e, EcsEvent::Stopped { .. }))
+        );
+    }
+
+    #[tokio::test]
+    async fn people_watching_see_the_bake_time_or_that_it_never_came() {
+        let ecs = Arc::new(SimulatedEcs::new(
+            plan(),
+            Pace {
+                bake_time: Duration::from_secs(500),
+                ..pace()
+            },
+        ));
+        let walking = Arc::clone(&ecs);
+        let walk = tokio::spawn(async move {
+            walking
+                .deploy(Hooks::Lambda(&Scripted::default()), &Recorder::default())
+                .await
+        });
+        assert!(ecs.baking().await);
+        let state = ecs
+            .describe(&plan().deployment_arn())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(state.lifecycle_stage.as_deref(), Some(BAKE_TIME));
+        assert_eq!(state.target_production_weight, Some(100.0));
+        ecs.stop_with_rollback(&plan().deployment_arn())
+            .await
+            .unwrap();
+        walk.await.unwrap();
+
+        let failing = SimulatedEcs::new(plan(), pace());
+        let hook = Scripted::default().at(
+            LifecycleStage::PreScaleUp,
+            vec![HookResponse::finished(HookStatus::Failed, None)],
+        );
+        let recorder = Recorder::default();
+        let (deployed, baked) = tokio::join!(
+            failing.deploy(Hooks::Lambda(&hook), &recorder),
+            failing.baking()
+        );
+        assert!(matches!(deployed, Outcome::RolledBack { .. }));
+        assert!(!baked);
+    }
+
+    #[tokio::test]
+    async fn without_an_event_rule_ecs_emits_nothing() {
+        let ecs = SimulatedEcs::new(plan(), pace());
+        let recorder = Recorder::default();
+        ecs.deploy(Hooks::Lambda(&Scripted::default()), &recorder)
+            .await;
+        assert!(
+            !recorder
+                .events()
+                .iter()
+                .any(|e| matches!(e, EcsEvent::Emitted { .. }))
         );
     }
 }

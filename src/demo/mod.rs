@@ -1,11 +1,15 @@
 //! `greenlight demo`: a whole blue/green deployment, rehearsed on one machine.
 //!
-//! Nothing is mocked inside greenlight. The real [`Hook`] is invoked at every lifecycle stage, and
-//! the real bot router is served on a loopback port; only what lies outside greenlight is played
-//! by a local stand-in, each speaking the real protocol:
+//! Nothing is mocked inside greenlight. The real bot router is served on a loopback port, and in
+//! Flow A (`--flow lambda`, the default) the real [`Hook`] is invoked at every lifecycle stage;
+//! only what lies outside greenlight is played by a local stand-in, each speaking the real
+//! protocol:
 //!
-//! - ECS ([`ecs`]) walks the stages, moves the traffic weights and obeys the hook's answers;
-//! - SNS ([`sns`]) delivers what the hook publishes to `POST /sns`, signed;
+//! - ECS ([`ecs`]) walks the stages and moves the traffic weights; it obeys the hook's answers
+//!   (Flow A), or pauses by itself and waits for `ContinueServiceDeployment` (Flow B,
+//!   `--flow pause`), emitting ECS's EventBridge events through the rule to the topic;
+//! - SNS ([`sns`]) delivers what the hook or the EventBridge rule publishes to `POST /sns`,
+//!   signed;
 //! - Slack ([`slack`]) draws the bot's cards in the terminal, and sends signed clicks to
 //!   `POST /slack/interactions`;
 //! - SSM ([`store`]) is the in-memory parameter store, or SSM itself when AWS is configured;
@@ -25,7 +29,7 @@ pub mod sns;
 pub mod store;
 pub mod timeline;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,10 +40,11 @@ use serde_json::Map;
 use crate::bot::gates::GateStore;
 use crate::bot::{Bot, BotSettings};
 use crate::config::{EnvSource, HookSettings, ProcessEnv, optional};
-use crate::domain::gate::ParameterName;
+use crate::domain::gate::{ParameterName, TimeoutAction};
 use crate::domain::stage::LifecycleStage;
 use crate::hook::Hook;
 use crate::policy::{Action, StaticGroups};
+use crate::ports::HookAction;
 use crate::slack::api::SlackApi;
 use crate::slack::signature::SlackRequestVerifier;
 use crate::slack::web::{DEFAULT_API_URL, SlackWebApi};
@@ -48,11 +53,11 @@ use crate::sns::signer::SnsSigner;
 use crate::sns::verify::SnsVerifier;
 
 use console::{Console, human};
-use ecs::{DeploymentPlan, LambdaHook, Outcome, Pace, SimulatedEcs};
+use ecs::{DeploymentPlan, EcsCall, Hooks, LambdaHook, Outcome, Pace, PauseHook, SimulatedEcs};
 use loopback::{Loopback, Served};
 use narrator::Narrator;
-use options::{Expected, Options, Play, Story, expected_after};
-use people::{ALICE, Acts, MALLORY, People};
+use options::{Expected, Flow, Options, Play, Story, expected_after};
+use people::{ALICE, Acts, Evidence, MALLORY, People};
 use slack::{SlackClicks, TerminalSlack};
 use sns::{LoopbackTopic, NoFetch, NoSubscriptions};
 use store::{RunStore, StoreChoice};
@@ -70,6 +75,8 @@ const BLUE_REVISION: &str = "4980306466373577095";
 const GREEN_REVISION: &str = "5207151128745532006";
 /// The channel the card goes to when no real channel is configured.
 const REHEARSAL_CHANNEL: &str = "C0REHEARSAL";
+/// Where the rehearsal gates, in both flows: test traffic is on green, production still on blue.
+const GATED_STAGE: LifecycleStage = LifecycleStage::PostTestTrafficShift;
 
 /// Runs `greenlight demo`.
 pub async fn main(args: DemoArgs) -> ExitCode {
@@ -88,13 +95,21 @@ pub async fn main(args: DemoArgs) -> ExitCode {
     }
 }
 
+/// How ECS is gated in this rehearsal: what `--flow` chose.
+enum Gate {
+    /// Flow A: greenlight's hook, invoked as Lambda invokes it.
+    Lambda(Arc<Hook>),
+    /// Flow B: a pause hook in the service's deployment configuration; nothing is invoked.
+    Pause(PauseHook),
+}
+
 /// Everything one rehearsal is played with.
 struct Rehearsal {
     options: Options,
     console: Arc<Console>,
     timeline: Arc<Timeline>,
     ecs: Arc<SimulatedEcs>,
-    hook: Arc<Hook>,
+    gate: Gate,
     slack: Arc<TerminalSlack>,
     people: Arc<People>,
     store: RunStore,
@@ -194,43 +209,31 @@ impl Rehearsal {
             .await
             .context("serving the bot on a loopback port")?;
         let to_bot = Loopback::new(served.base_url());
-
-        // The hook, with settings from the same variables as in Lambda, shortened.
-        let seconds = |duration: Duration| duration.as_secs_f64().to_string();
-        let hook_env: HashMap<&str, String> = HashMap::from([
-            ("GREENLIGHT_SNS_TOPIC_ARN", topic_arn.clone()),
-            (
-                "GREENLIGHT_GATED_STAGES",
-                LifecycleStage::PostTestTrafficShift.as_str().to_owned(),
-            ),
-            ("GREENLIGHT_DECISION_PREFIX", decision_prefix.to_string()),
-            (
-                "GREENLIGHT_CALLBACK_DELAY",
-                timings.callback_delay_seconds.to_string(),
-            ),
-            ("GREENLIGHT_POLL_WINDOW", seconds(timings.poll_window)),
-            ("GREENLIGHT_POLL_INTERVAL", seconds(timings.poll_interval)),
-            ("GREENLIGHT_GATE_TIMEOUT", seconds(timings.gate_timeout)),
-            ("GREENLIGHT_TIMEOUT_ACTION", "ROLLBACK".to_owned()),
-        ]);
-        let hook_env: HashMap<String, String> = hook_env
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect();
-        let hook_settings = HookSettings::from_env(&hook_env).context("the hook's settings")?;
-        let topic = LoopbackTopic::new(
-            topic_arn,
+        let topic = Arc::new(LoopbackTopic::new(
+            topic_arn.clone(),
             signer,
             to_bot.clone(),
             Arc::clone(&console),
             Arc::clone(&timeline),
-        );
-        let hook = Arc::new(Hook::new(
-            hook_settings,
-            Arc::clone(&store.store),
-            Arc::new(topic),
-            ecs.clone(),
         ));
+        let gate = match options.flow {
+            Flow::Lambda => Gate::Lambda(lambda_hook(
+                &options,
+                &topic_arn,
+                &decision_prefix,
+                &store,
+                topic,
+                ecs.clone(),
+            )?),
+            Flow::Pause => {
+                // The stack's EventBridge rule: ECS's events go to the same topic.
+                ecs.attach_event_rule(topic);
+                Gate::Pause(
+                    PauseHook::new([GATED_STAGE], timings.gate_timeout, TimeoutAction::Rollback)
+                        .map_err(|error| anyhow!("the pause hook: {error}"))?,
+                )
+            }
+        };
 
         let clicks = SlackClicks::new(
             to_bot,
@@ -242,8 +245,12 @@ impl Rehearsal {
             clicks,
             Arc::clone(&slack),
             Arc::clone(&console),
-            Arc::clone(&store.store),
-            decision_prefix.to_string(),
+            Arc::clone(&ecs),
+            Evidence::for_flow(
+                options.flow,
+                Arc::clone(&store.store),
+                decision_prefix.to_string(),
+            ),
             timings,
         ));
         Ok(Rehearsal {
@@ -251,7 +258,7 @@ impl Rehearsal {
             console,
             timeline,
             ecs,
-            hook,
+            gate,
             slack,
             people,
             store,
@@ -267,16 +274,23 @@ impl Rehearsal {
         let people = Arc::clone(&self.people);
         let play = self.options.play;
         let acting = tokio::spawn(async move { people.play(play).await });
+        let gated = match &self.gate {
+            Gate::Lambda(hook) => hook.settings().gated_stages.clone(),
+            Gate::Pause(_) => BTreeSet::new(),
+        };
         let narrator = Narrator::new(
             Arc::clone(&self.console),
             Arc::clone(&self.timeline),
-            self.hook.settings().gated_stages.clone(),
+            gated,
             self.options.timings.speed,
         );
-        let outcome = self
-            .ecs
-            .deploy(&LambdaHook::new(Arc::clone(&self.hook)), &narrator)
-            .await;
+        let outcome = match &self.gate {
+            Gate::Lambda(hook) => {
+                let lambda = LambdaHook::new(Arc::clone(hook));
+                self.ecs.deploy(Hooks::Lambda(&lambda), &narrator).await
+            }
+            Gate::Pause(pause) => self.ecs.deploy(Hooks::Pause(pause), &narrator).await,
+        };
         // Whoever has not acted by now (nobody typed anything) no longer can.
         if !acting.is_finished() {
             acting.abort();
@@ -306,10 +320,8 @@ impl Rehearsal {
     }
 
     fn header(&self) {
-        let settings = self.hook.settings();
         let timings = &self.options.timings;
         let plan = self.ecs.plan();
-        let gated: Vec<&str> = settings.gated_stages.iter().map(|s| s.as_str()).collect();
         let slack = if self.mirrored {
             format!(
                 "stand-in: cards are drawn here and posted to channel {} as well; clicks are\n\
@@ -324,15 +336,14 @@ impl Rehearsal {
                 self.channel
             )
         };
-        let pace = if (timings.speed - 1.0).abs() < f64::EPSILON {
-            format!(
+        let pace = match (&self.gate, (timings.speed - 1.0).abs() < f64::EPSILON) {
+            (Gate::Lambda(_), true) => format!(
                 "real time: ECS waits the callBackDelay the hook asks for; stage work ({})\n\
                  and bake time ({}) are shortened for the rehearsal",
                 human(timings.stage_work),
                 human(timings.bake_time)
-            )
-        } else {
-            format!(
+            ),
+            (Gate::Lambda(_), false) => format!(
                 "ECS's waits and the people's reading are {}× faster: a callBackDelay of 1 s\n\
                  is waited as {}, stage work takes {}, bake time {}; the hook's own\n\
                  poll window and gate timeout are not scaled",
@@ -340,36 +351,80 @@ impl Rehearsal {
                 human(timings.scaled(Duration::from_secs(1))),
                 human(timings.scaled(timings.stage_work)),
                 human(timings.scaled(timings.bake_time))
-            )
+            ),
+            (Gate::Pause(_), true) => format!(
+                "real time: stage work ({}) and bake time ({}) are shortened for the rehearsal",
+                human(timings.stage_work),
+                human(timings.bake_time)
+            ),
+            (Gate::Pause(_), false) => format!(
+                "ECS's waits and the people's reading are {}× faster: stage work takes {},\n\
+                 bake time {}; the pause hook's timeout is a setting and is not scaled",
+                timings.speed,
+                human(timings.scaled(timings.stage_work)),
+                human(timings.scaled(timings.bake_time))
+            ),
+        };
+        let deployment = format!(
+            "simulated: service {} in cluster {}, deployment {}\n\
+             blue = revision {} (running), green = {} (new)",
+            plan.service, plan.cluster, plan.deployment_id, plan.blue_revision, plan.green_revision
+        );
+        let (ecs, hook, sns) = match &self.gate {
+            Gate::Lambda(hook) => {
+                let settings = hook.settings();
+                let gated: Vec<&str> = settings.gated_stages.iter().map(|s| s.as_str()).collect();
+                (
+                    deployment,
+                    format!(
+                        "the real Hook::handle, invoked at every stage; gates {}\n\
+                         polls every {} for {}, then IN_PROGRESS with callBackDelay {} s\n\
+                         gate timeout {}, then {}",
+                        gated.join(", "),
+                        human(settings.poll_interval),
+                        human(settings.poll_window),
+                        settings.callback_delay,
+                        human(settings.gate_timeout.after),
+                        settings.gate_timeout.action.as_str()
+                    ),
+                    "stand-in: POSTs what the hook publishes to /sns, signed (SignatureVersion 2)\n\
+                     with a throwaway certificate pinned in the bot"
+                        .to_owned(),
+                )
+            }
+            Gate::Pause(pause) => {
+                let stages: Vec<&str> = pause.stages().iter().map(|s| s.as_str()).collect();
+                (
+                    format!(
+                        "{deployment}\n\
+                         a PAUSE hook at {}: timeout {}, then {};\n\
+                         its events go through the EventBridge rule to the topic",
+                        stages.join(", "),
+                        human(pause.timeout()),
+                        pause.timeout_action().as_str()
+                    ),
+                    "none: ECS pauses by itself and waits for ContinueServiceDeployment".to_owned(),
+                    "stand-in: POSTs what the EventBridge rule publishes to /sns, signed\n\
+                     (SignatureVersion 2) with a throwaway certificate pinned in the bot"
+                        .to_owned(),
+                )
+            }
+        };
+        let store = match &self.gate {
+            Gate::Lambda(_) => ("decisions", self.store.describe()),
+            Gate::Pause(_) => (
+                "gates",
+                format!(
+                    "{}\ndecisions go to ECS as ContinueServiceDeployment, not to parameters",
+                    self.store.describe()
+                ),
+            ),
         };
         let rows: Vec<(&str, String)> = vec![
             ("story", self.options.play.summary().to_owned()),
-            (
-                "ECS",
-                format!(
-                    "simulated: service {} in cluster {}, deployment {}\n\
-                     blue = revision {} (running), green = {} (new)",
-                    plan.service,
-                    plan.cluster,
-                    plan.deployment_id,
-                    plan.blue_revision,
-                    plan.green_revision
-                ),
-            ),
-            (
-                "hook",
-                format!(
-                    "the real Hook::handle, invoked at every stage; gates {}\n\
-                     polls every {} for {}, then IN_PROGRESS with callBackDelay {} s\n\
-                     gate timeout {}, then {}",
-                    gated.join(", "),
-                    human(settings.poll_interval),
-                    human(settings.poll_window),
-                    settings.callback_delay,
-                    human(settings.gate_timeout.after),
-                    settings.gate_timeout.action.as_str()
-                ),
-            ),
+            ("flow", self.options.flow.summary().to_owned()),
+            ("ECS", ecs),
+            ("hook", hook),
             (
                 "bot",
                 format!(
@@ -377,12 +432,7 @@ impl Rehearsal {
                     self.served.base_url()
                 ),
             ),
-            (
-                "SNS",
-                "stand-in: POSTs what the hook publishes to /sns, signed (SignatureVersion 2)\n\
-                 with a throwaway certificate pinned in the bot"
-                    .to_owned(),
-            ),
+            ("SNS", sns),
             ("Slack", slack),
             (
                 "people",
@@ -391,7 +441,7 @@ impl Rehearsal {
                     ALICE.name, ALICE.user_id, MALLORY.name, MALLORY.user_id
                 ),
             ),
-            ("decisions", self.store.describe()),
+            store,
             ("pace", pace),
             (
                 "logs",
@@ -441,9 +491,12 @@ impl Rehearsal {
         )];
 
         let card = self.slack.card();
+        let pause = self.options.flow == Flow::Pause;
         let (phrase, what) = match acts.choice {
             Some(Action::Reroute) => ("Rerouted by", "who rerouted, and when"),
             Some(Action::Rollback) => ("Rollback requested by", "who rolled back, and when"),
+            // ECS applies a pause hook's timeout itself, and the card says so.
+            None if pause => ("Timed out in ECS:", "that ECS timed the pause out"),
             None => ("Timed out:", "that the gate timed out"),
         };
         let shown = card.as_ref().and_then(|card| {
@@ -478,7 +531,12 @@ impl Rehearsal {
             });
             checks.push(Check::new(
                 acts.refusal_decided_nothing == Some(true),
-                "her click decided nothing: no decision parameter was written".to_owned(),
+                if pause {
+                    "her click decided nothing: ECS received no ContinueServiceDeployment"
+                } else {
+                    "her click decided nothing: no decision parameter was written"
+                }
+                .to_owned(),
             ));
         }
         if self.options.play == Play::Scripted(Story::Timeout) {
@@ -487,10 +545,88 @@ impl Rehearsal {
                 "nobody clicked".to_owned(),
             ));
         }
+        if pause || acts.rolled_back_now {
+            checks.push(self.check_calls(acts));
+        }
+        let context = card.as_ref().and_then(|card| card.context_line());
+        // What the card's last line should say once ECS has told the bot: in Flow B through
+        // ECS's events; in Flow A, which has no EventBridge rule here, only what Roll back now
+        // itself knows.
+        let last_word = match (pause, got) {
+            (true, Expected::Rerouted) => Some("✅ completed"),
+            (true, Expected::RolledBack) => Some("⏪ rolled back"),
+            (false, _) if acts.rolled_back_now => Some("⏪ rolling back"),
+            (false, _) => None,
+        };
+        if let Some(words) = last_word {
+            checks.push(match &context {
+                Some(line) if line.contains(words) => {
+                    Check::new(true, format!("the card's last line says so: {line}"))
+                }
+                Some(line) => Check::new(
+                    false,
+                    format!("the card's last line does not say {words}: {line}"),
+                ),
+                None => Check::new(false, format!("the card has no last line saying {words}")),
+            });
+        }
         for problem in &acts.problems {
             checks.push(Check::new(false, problem.clone()));
         }
         (expected, checks)
+    }
+
+    /// Whether ECS received exactly the calls the people's clicks should have made: one
+    /// `ContinueServiceDeployment` per decided pause, one `StopServiceDeployment` per Roll back
+    /// now, however the bot got there.
+    fn check_calls(&self, acts: &Acts) -> Check {
+        let mut expected = Vec::new();
+        if let (Gate::Pause(_), Some(action)) = (&self.gate, acts.choice) {
+            expected.push(EcsCall::Continue {
+                hook_id: self.ecs.plan().pause_hook_id(GATED_STAGE),
+                action: match action {
+                    Action::Reroute => HookAction::Continue,
+                    Action::Rollback => HookAction::Rollback,
+                },
+            });
+        }
+        if acts.rolled_back_now {
+            expected.push(EcsCall::StopWithRollback);
+        }
+        let calls = self.ecs.calls();
+        let names = |calls: &[EcsCall]| -> String {
+            if calls.is_empty() {
+                "no call".to_owned()
+            } else {
+                calls
+                    .iter()
+                    .map(|call| match call {
+                        EcsCall::Continue { action, .. } => {
+                            format!("ContinueServiceDeployment({})", ecs::action_name(*action))
+                        }
+                        EcsCall::StopWithRollback => "StopServiceDeployment(ROLLBACK)".to_owned(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", then ")
+            }
+        };
+        if calls == expected && calls.is_empty() {
+            Check::new(
+                true,
+                "ECS received no ContinueServiceDeployment and no StopServiceDeployment".to_owned(),
+            )
+        } else if calls == expected {
+            Check::new(true, format!("ECS received {}, once", names(&calls)))
+        } else {
+            Check::new(
+                false,
+                format!(
+                    "ECS received {} (expected: {})",
+                    names(&calls),
+                    names(&expected)
+                ),
+            )
+        }
     }
 
     fn summary(&self, outcome: &Outcome, expected: Expected, checks: &[Check]) {
@@ -543,6 +679,43 @@ impl Check {
     fn new(passed: bool, text: String) -> Check {
         Check { passed, text }
     }
+}
+
+/// greenlight's hook for Flow A, with settings read from the same variables as in Lambda,
+/// shortened for a rehearsal.
+fn lambda_hook(
+    options: &Options,
+    topic_arn: &str,
+    decision_prefix: &ParameterName,
+    store: &RunStore,
+    topic: Arc<LoopbackTopic>,
+    ecs: Arc<SimulatedEcs>,
+) -> anyhow::Result<Arc<Hook>> {
+    let timings = options.timings;
+    let seconds = |duration: Duration| duration.as_secs_f64().to_string();
+    let hook_env: HashMap<String, String> = [
+        ("GREENLIGHT_SNS_TOPIC_ARN", topic_arn.to_owned()),
+        ("GREENLIGHT_GATED_STAGES", GATED_STAGE.as_str().to_owned()),
+        ("GREENLIGHT_DECISION_PREFIX", decision_prefix.to_string()),
+        (
+            "GREENLIGHT_CALLBACK_DELAY",
+            timings.callback_delay_seconds.to_string(),
+        ),
+        ("GREENLIGHT_POLL_WINDOW", seconds(timings.poll_window)),
+        ("GREENLIGHT_POLL_INTERVAL", seconds(timings.poll_interval)),
+        ("GREENLIGHT_GATE_TIMEOUT", seconds(timings.gate_timeout)),
+        ("GREENLIGHT_TIMEOUT_ACTION", "ROLLBACK".to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
+    let settings = HookSettings::from_env(&hook_env).context("the hook's settings")?;
+    Ok(Arc::new(Hook::new(
+        settings,
+        Arc::clone(&store.store),
+        topic,
+        ecs,
+    )))
 }
 
 /// `N` random bytes from the system's generator: the run's id, the signing secret.

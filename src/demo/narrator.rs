@@ -1,8 +1,9 @@
-//! The simulated ECS's story, told line by line, and the moment ECS sees the gate's answer
-//! marked on the timeline.
+//! The simulated ECS's story, told line by line, and the moments ECS sees the gate's answer and a
+//! stop marked on the timeline.
 //!
-//! A stage that is not gated takes one line: its weights and the hook's answer. The gated stage
-//! is told as it happens, since the gate request, the card and the clicks come in between.
+//! A stage that is not gated takes one line: its weights and the hook's answer (Flow A), or just
+//! its weights (Flow B, where nothing is invoked). The gated or paused stage is told as it
+//! happens, since the gate request, the card and the clicks come in between.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -11,13 +12,14 @@ use crate::domain::lifecycle::HookStatus;
 use crate::domain::stage::LifecycleStage;
 
 use super::console::{Console, human};
-use super::ecs::{EcsEvent, EcsObserver, Outcome, Weights};
+use super::ecs::{EcsEvent, EcsObserver, Outcome, Weights, action_name};
 use super::timeline::Timeline;
 
 /// Tells the story of the simulated ECS, and marks when ECS sees the gate's answer.
 pub struct Narrator {
     console: Arc<Console>,
     timeline: Arc<Timeline>,
+    /// The stages the Lambda hook gates (empty in Flow B: ECS says itself where it pauses).
     gated: BTreeSet<LifecycleStage>,
     speed: f64,
     /// A stage's line, held until its hook answers, so an ungated stage takes one line.
@@ -65,7 +67,8 @@ impl Narrator {
 
     fn flush(&self) {
         if let Some(line) = self.take_pending() {
-            self.console.line("ecs", &line);
+            // Without a hook's answer after it, the padded weights end the line.
+            self.console.line("ecs", line.trim_end());
         }
     }
 }
@@ -141,8 +144,76 @@ impl EcsObserver for Narrator {
                 };
                 self.console.line("hook", &text);
                 if gated && *status != HookStatus::InProgress {
-                    self.timeline.decision_seen(*status);
+                    self.timeline.decision_seen(status.as_str());
                 }
+            }
+            EcsEvent::Paused {
+                hook_id,
+                timeout,
+                timeout_action,
+                ..
+            } => {
+                match self.take_pending() {
+                    Some(line) => self
+                        .console
+                        .line("ecs", &format!("{line} PAUSE hook: AWAITING_ACTION")),
+                    None => self.console.line("ecs", "PAUSE hook: AWAITING_ACTION"),
+                }
+                self.console.line(
+                    "ecs",
+                    &format!(
+                        "pauses by itself and waits for ContinueServiceDeployment; the hook\n\
+                         times out in {}, then {} (hookId {hook_id})",
+                        human(*timeout),
+                        timeout_action.as_str()
+                    ),
+                );
+            }
+            EcsEvent::Continued {
+                action, received, ..
+            } => {
+                self.flush();
+                let ended = match action {
+                    crate::ports::HookAction::Continue => "SUCCEEDED: the deployment goes on",
+                    crate::ports::HookAction::Rollback => "FAILED: ECS rolls back",
+                };
+                self.console.line(
+                    "ecs",
+                    &format!(
+                        "← ContinueServiceDeployment(action {}); the pause hook {ended}",
+                        action_name(*action)
+                    ),
+                );
+                self.timeline
+                    .decision_seen_at(*received, action_name(*action));
+            }
+            EcsEvent::PauseTimedOut { action, .. } => {
+                self.flush();
+                self.console.line(
+                    "ecs",
+                    &format!(
+                        "nobody acted: the pause hook TIMED_OUT; its timeout action {} applies",
+                        action.as_str()
+                    ),
+                );
+                self.timeline.decision_seen("TIMED_OUT");
+            }
+            EcsEvent::Stopped { received } => {
+                self.flush();
+                self.console
+                    .line("ecs", "← StopServiceDeployment(stopType ROLLBACK)");
+                self.timeline.stop_seen_at(*received);
+            }
+            EcsEvent::Emitted { name, .. } => {
+                self.flush();
+                self.console
+                    .line("ecs", &format!("emits {name} → EventBridge rule → topic"));
+            }
+            EcsEvent::Undelivered { name, error } => {
+                self.console.line(
+                    "ecs",
+                    &format!("✗ the EventBridge rule could not deliver {name}: {error}"),
+                );
             }
             EcsEvent::Waiting {
                 requested, waited, ..
@@ -280,5 +351,65 @@ mod tests {
         assert!(lines[3].contains("hook    FAILED"), "{text}");
         let summary = timeline.summary();
         assert!(summary[1].0.ends_with("(FAILED)"), "{summary:?}");
+    }
+
+    #[test]
+    fn a_pause_is_told_on_its_stage_line_and_the_continue_call_is_marked() {
+        let shared = Shared::default();
+        let timeline = Arc::new(Timeline::new());
+        let narrator = Narrator::new(
+            Arc::new(Console::to(Box::new(shared.clone()))),
+            Arc::clone(&timeline),
+            BTreeSet::new(),
+            1.0,
+        );
+        let stage = |stage| EcsEvent::Stage {
+            stage,
+            production: Weights::BLUE,
+            test: Weights::GREEN,
+        };
+        narrator.observe(&stage(LifecycleStage::TestTrafficShift));
+        narrator.observe(&stage(LifecycleStage::PostTestTrafficShift));
+        narrator.observe(&EcsEvent::Paused {
+            stage: LifecycleStage::PostTestTrafficShift,
+            hook_id: "ecs-pause-1".into(),
+            timeout: Duration::from_secs(120),
+            timeout_action: crate::domain::gate::TimeoutAction::Rollback,
+        });
+        narrator.observe(&EcsEvent::Emitted {
+            detail_type: "ECS Hook State Change",
+            name: "HOOK_AWAITING_ACTION".into(),
+        });
+        timeline.click_sent("U1", crate::demo::slack::Button::Reroute, true);
+        narrator.observe(&EcsEvent::Continued {
+            stage: LifecycleStage::PostTestTrafficShift,
+            action: crate::ports::HookAction::Continue,
+            received: tokio::time::Instant::now(),
+        });
+        let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with("prod blue   test green"), "{text}");
+        assert!(
+            lines[1].ends_with("test green  PAUSE hook: AWAITING_ACTION"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("waits for ContinueServiceDeployment"),
+            "{text}"
+        );
+        assert!(
+            lines[3].contains("times out in 2 min, then ROLLBACK (hookId ecs-pause-1)"),
+            "{text}"
+        );
+        assert!(lines[4].contains("emits HOOK_AWAITING_ACTION → EventBridge rule → topic"));
+        assert!(
+            lines[5].contains("← ContinueServiceDeployment(action CONTINUE)"),
+            "{text}"
+        );
+        let labels: Vec<String> = timeline.summary().into_iter().map(|(l, _)| l).collect();
+        assert!(
+            labels.contains(&"click → ECS sees the decision (CONTINUE)".to_owned()),
+            "{labels:?}"
+        );
     }
 }

@@ -1,9 +1,10 @@
 //! What `greenlight demo` takes on the command line, and the timings each story is played with.
 //!
 //! The hook's own settings (poll window, poll interval, gate timeout) are real `HookSettings`,
-//! only shorter than in production so a whole deployment fits in seconds. `--speed` scales what
-//! is *not* the hook's: the waits ECS itself makes (the `callBackDelay` the hook asks for, the
-//! stage work, the bake time) and how long the simulated people take to read the card.
+//! only shorter than in production so a whole deployment fits in seconds; in Flow B the gate
+//! timeout is the pause hook's `timeoutConfiguration` instead. `--speed` scales what is *not* a
+//! setting: the waits ECS itself makes (the `callBackDelay` the hook asks for, the stage work,
+//! the bake time) and how long the simulated people take to read the card.
 
 use std::time::Duration;
 
@@ -15,6 +16,10 @@ use crate::policy::Action;
 /// and the real bot router, with local stand-ins for ECS, SNS, SSM and Slack.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
+    /// How ECS is gated: a Lambda hook that polls the decision parameter (Flow A), or a PAUSE
+    /// hook that ECS holds itself until greenlight calls ContinueServiceDeployment (Flow B).
+    #[arg(long, value_enum, default_value_t = Flow::Lambda)]
+    pub flow: Flow,
     /// The story to play.
     #[arg(long, value_enum, default_value_t = Story::Approve)]
     pub decision: Story,
@@ -22,14 +27,38 @@ pub struct DemoArgs {
     #[arg(long, conflicts_with = "decision")]
     pub interactive: bool,
     /// Play ECS's waits (callBackDelay, stage work, bake time) and the people's reading time this
-    /// many times faster (0.25 to 20). The hook's own poll window and timeout are not scaled.
+    /// many times faster (0.25 to 20). The hook's own poll window and timeout, and a pause hook's
+    /// timeout, are settings and are not scaled.
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed, value_name = "FACTOR")]
     pub speed: f64,
     /// The deployment outcome that counts as success; by default the story's own.
     #[arg(long, value_enum, value_name = "OUTCOME")]
     pub expect: Option<Expected>,
-    // Flow B (ECS PAUSE hooks) would come in here as `--flow pause`, choosing a paused stage in
-    // the simulated ECS instead of a Lambda hook (see `ecs::LifecycleHook`). Not built yet.
+}
+
+/// The two ways greenlight gates a deployment, which `--flow` chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Flow {
+    /// Flow A: ECS invokes greenlight's hook Lambda at every stage; it publishes the gate request
+    /// and polls the decision parameter a click writes.
+    Lambda,
+    /// Flow B: ECS pauses at POST_TEST_TRAFFIC_SHIFT by itself (a PAUSE hook) and emits ECS Hook
+    /// State Change; a click calls ContinueServiceDeployment.
+    Pause,
+}
+
+impl Flow {
+    /// One line for the header.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Flow::Lambda => {
+                "A, Lambda hook: the hook publishes the gate request and polls the decision parameter"
+            }
+            Flow::Pause => {
+                "B, pause hook: ECS pauses by itself; a click calls ContinueServiceDeployment"
+            }
+        }
+    }
 }
 
 /// The stories `--decision` chooses.
@@ -43,6 +72,9 @@ pub enum Story {
     Timeout,
     /// Someone who is not an approver clicks Reroute and is refused; then an approver approves.
     Unauthorized,
+    /// An approver clicks Reroute, then Roll back now during bake time: ECS stops the deployment
+    /// and rolls back.
+    RollbackNow,
 }
 
 /// What the deployment ends as.
@@ -86,6 +118,9 @@ impl Play {
             Play::Scripted(Story::Unauthorized) => {
                 "unauthorized: a non-approver clicks Reroute and is refused; then an approver approves"
             }
+            Play::Scripted(Story::RollbackNow) => {
+                "rollback-now: an approver clicks Reroute, then Roll back now during bake time"
+            }
             Play::Interactive => "interactive: you decide, at this terminal",
         }
     }
@@ -95,7 +130,9 @@ impl Play {
     pub fn expected(self) -> Option<Expected> {
         match self {
             Play::Scripted(Story::Approve | Story::Unauthorized) => Some(Expected::Rerouted),
-            Play::Scripted(Story::Reject | Story::Timeout) => Some(Expected::RolledBack),
+            Play::Scripted(Story::Reject | Story::Timeout | Story::RollbackNow) => {
+                Some(Expected::RolledBack)
+            }
             Play::Interactive => None,
         }
     }
@@ -113,6 +150,7 @@ pub fn expected_after(choice: Option<Action>) -> Expected {
 /// Everything the rehearsal is played with, checked.
 #[derive(Debug, Clone)]
 pub struct Options {
+    pub flow: Flow,
     pub play: Play,
     pub expect: Option<Expected>,
     pub timings: Timings,
@@ -126,6 +164,7 @@ impl Options {
             Play::Scripted(args.decision)
         };
         Options {
+            flow: args.flow,
             play,
             expect: args.expect,
             timings: Timings::for_play(play, args.speed),
@@ -144,7 +183,7 @@ pub struct Timings {
     pub poll_interval: Duration,
     /// `GREENLIGHT_CALLBACK_DELAY`, in whole seconds (the hook's smallest allowed value).
     pub callback_delay_seconds: u32,
-    /// `GREENLIGHT_GATE_TIMEOUT`.
+    /// `GREENLIGHT_GATE_TIMEOUT` in Flow A; the pause hook's `timeoutInMinutes` in Flow B.
     pub gate_timeout: Duration,
     /// How long ECS takes to start the new tasks, before scaling.
     pub stage_work: Duration,
@@ -158,7 +197,8 @@ impl Timings {
     /// Short enough that the default story takes a few seconds; long enough that the hook's
     /// `IN_PROGRESS` and `callBackDelay` are seen at work. The gate timeout is short only in the
     /// timeout story: elsewhere it must not cut a click short (a person at the terminal gets a
-    /// minute).
+    /// minute). The bake time is longer when someone has to notice trouble and click Roll back
+    /// now before it ends.
     pub fn for_play(play: Play, speed: f64) -> Timings {
         let gate_timeout = match play {
             Play::Scripted(Story::Timeout) => Duration::from_secs(4),
@@ -172,7 +212,10 @@ impl Timings {
             callback_delay_seconds: 1,
             gate_timeout,
             stage_work: Duration::from_millis(200),
-            bake_time: Duration::from_secs(2),
+            bake_time: match play {
+                Play::Scripted(Story::RollbackNow) => Duration::from_secs(6),
+                _ => Duration::from_secs(2),
+            },
             reading_time: Duration::from_millis(1200),
         }
     }
@@ -216,6 +259,7 @@ mod tests {
     #[test]
     fn the_default_story_is_approve_at_real_speed() {
         let options = parse(&[]).unwrap();
+        assert_eq!(options.flow, Flow::Lambda);
         assert_eq!(options.play, Play::Scripted(Story::Approve));
         assert_eq!(options.play.expected(), Some(Expected::Rerouted));
         assert_eq!(options.timings.speed, 1.0);
@@ -229,6 +273,7 @@ mod tests {
             ("reject", Expected::RolledBack, false),
             ("timeout", Expected::RolledBack, true),
             ("unauthorized", Expected::Rerouted, false),
+            ("rollback-now", Expected::RolledBack, false),
         ] {
             let options = parse(&["--decision", word]).unwrap();
             assert_eq!(options.play.expected(), Some(expected), "{word}");
@@ -238,6 +283,20 @@ mod tests {
                 "{word}"
             );
         }
+    }
+
+    #[test]
+    fn the_flow_is_chosen_and_rollback_now_bakes_long_enough_to_be_clicked() {
+        assert_eq!(parse(&["--flow", "pause"]).unwrap().flow, Flow::Pause);
+        assert_eq!(parse(&["--flow", "lambda"]).unwrap().flow, Flow::Lambda);
+        assert!(parse(&["--flow", "codedeploy"]).is_err());
+        let options = parse(&["--flow", "pause", "--decision", "rollback-now"]).unwrap();
+        let timings = options.timings;
+        assert!(timings.bake_time > timings.reading_time * 3, "{timings:?}");
+        assert_eq!(
+            parse(&[]).unwrap().timings.bake_time,
+            Duration::from_secs(2)
+        );
     }
 
     #[test]

@@ -11,8 +11,9 @@ use crate::policy::Action;
 use crate::ports::ParameterStore;
 
 use super::console::{Console, human};
-use super::options::{Play, Story, Timings};
-use super::slack::{Person, PostedCard, SlackClicks, TerminalSlack};
+use super::ecs::SimulatedEcs;
+use super::options::{Flow, Play, Story, Timings};
+use super::slack::{Button, Person, PostedCard, SlackClicks, TerminalSlack};
 
 /// An approver: `GREENLIGHT_APPROVERS` names her.
 pub const ALICE: Person = Person {
@@ -37,10 +38,34 @@ const YOU: Person = Person {
 pub struct Acts {
     /// The deciding click's action, if anyone decided.
     pub choice: Option<Action>,
-    /// After a refused click: whether the decision prefix was still empty.
+    /// After a refused click: whether nothing had taken effect (Flow A: no decision parameter;
+    /// Flow B: no `ContinueServiceDeployment` at ECS).
     pub refusal_decided_nothing: Option<bool>,
+    /// Someone clicked Roll back now.
+    pub rolled_back_now: bool,
     /// Whatever went wrong on the people's side (no card, no button, a failed request).
     pub problems: Vec<String>,
+}
+
+/// Where a decision would show if one had been made: what the rehearsal looks at after a
+/// refused click.
+pub enum Evidence {
+    /// Flow A: the decision parameters under this prefix.
+    Parameters {
+        store: Arc<dyn ParameterStore>,
+        prefix: String,
+    },
+    /// Flow B: the calls ECS received.
+    EcsCalls,
+}
+
+impl Evidence {
+    pub fn for_flow(flow: Flow, store: Arc<dyn ParameterStore>, prefix: String) -> Evidence {
+        match flow {
+            Flow::Lambda => Evidence::Parameters { store, prefix },
+            Flow::Pause => Evidence::EcsCalls,
+        }
+    }
 }
 
 /// The people, with what they need to act.
@@ -48,8 +73,10 @@ pub struct People {
     clicks: SlackClicks,
     slack: Arc<TerminalSlack>,
     console: Arc<Console>,
-    decisions: Arc<dyn ParameterStore>,
-    decision_prefix: String,
+    /// The deployment as its console shows it: people watch the bake time before they roll
+    /// back, and the rehearsal looks at the calls it received.
+    ecs: Arc<SimulatedEcs>,
+    evidence: Evidence,
     timings: Timings,
     acts: Mutex<Acts>,
 }
@@ -59,16 +86,16 @@ impl People {
         clicks: SlackClicks,
         slack: Arc<TerminalSlack>,
         console: Arc<Console>,
-        decisions: Arc<dyn ParameterStore>,
-        decision_prefix: impl Into<String>,
+        ecs: Arc<SimulatedEcs>,
+        evidence: Evidence,
         timings: Timings,
     ) -> People {
         People {
             clicks,
             slack,
             console,
-            decisions,
-            decision_prefix: decision_prefix.into(),
+            ecs,
+            evidence,
             timings,
             acts: Mutex::new(Acts::default()),
         }
@@ -121,6 +148,10 @@ impl People {
                 let card = self.slack.card().unwrap_or(card);
                 self.decide(ALICE, &card, Action::Reroute).await;
             }
+            Play::Scripted(Story::RollbackNow) => {
+                self.decide(ALICE, &card, Action::Reroute).await;
+                self.roll_back_now(ALICE).await;
+            }
             Play::Interactive => {
                 if let Some(lines) = input {
                     self.interactive(&card, lines).await;
@@ -140,7 +171,7 @@ impl People {
     async fn decide(&self, person: Person, card: &PostedCard, action: Action) {
         self.read(person).await;
         self.with_acts(|acts| acts.choice = Some(action));
-        match self.clicks.click(person, card, action, true).await {
+        match self.clicks.click(person, card, action.into(), true).await {
             Ok(200) => {}
             Ok(status) => self.problem(format!("the bot answered {status} to the click")),
             Err(error) => self.problem(error),
@@ -153,27 +184,65 @@ impl People {
         self.read(person).await;
         match self
             .clicks
-            .click(person, card, Action::Reroute, false)
+            .click(person, card, Button::Reroute, false)
             .await
         {
             Ok(200) => {}
             Ok(status) => self.problem(format!("the bot answered {status} to the click")),
             Err(error) => self.problem(error),
         }
-        let written = self.decisions.list(&self.decision_prefix).await;
-        let nothing = matches!(&written, Ok(list) if list.is_empty());
-        self.console.line(
-            "check",
-            &match &written {
-                Ok(list) if list.is_empty() => format!(
-                    "nothing was decided: no decision parameter under {}",
-                    self.decision_prefix
-                ),
-                Ok(list) => format!("✗ a decision was written: {}", list[0].0),
-                Err(error) => format!("✗ cannot look at the decisions: {error}"),
-            },
-        );
+        let (nothing, line) = self.anything_decided().await;
+        self.console.line("check", &line);
         self.with_acts(|acts| acts.refusal_decided_nothing = Some(nothing));
+    }
+
+    /// Whether nothing was decided, and a line saying what was looked at.
+    async fn anything_decided(&self) -> (bool, String) {
+        match &self.evidence {
+            Evidence::Parameters { store, prefix } => match store.list(prefix).await {
+                Ok(list) if list.is_empty() => (
+                    true,
+                    format!("nothing was decided: no decision parameter under {prefix}"),
+                ),
+                Ok(list) => (false, format!("✗ a decision was written: {}", list[0].0)),
+                Err(error) => (false, format!("✗ cannot look at the decisions: {error}")),
+            },
+            Evidence::EcsCalls => match self.ecs.calls().first() {
+                None => (
+                    true,
+                    "nothing was decided: ECS received no ContinueServiceDeployment".to_owned(),
+                ),
+                Some(call) => (false, format!("✗ ECS received {call}")),
+            },
+        }
+    }
+
+    /// `person` watches the deployment after approving it; during the bake time something looks
+    /// wrong, and they click Roll back now on the card.
+    async fn roll_back_now(&self, person: Person) {
+        if !self.ecs.baking().await {
+            self.problem("the deployment ended before its bake time".to_owned());
+            return;
+        }
+        self.console.line(
+            person.name,
+            "watches the bake time: errors climb on green, time to roll back",
+        );
+        self.read(person).await;
+        let Some(card) = self.slack.card() else {
+            self.problem("the card is gone".to_owned());
+            return;
+        };
+        self.with_acts(|acts| acts.rolled_back_now = true);
+        match self
+            .clicks
+            .click(person, &card, Button::RollbackNow, true)
+            .await
+        {
+            Ok(200) => {}
+            Ok(status) => self.problem(format!("the bot answered {status} to the click")),
+            Err(error) => self.problem(error),
+        }
     }
 
     /// The approver's part, typed at the terminal.
@@ -202,7 +271,7 @@ impl People {
             };
             self.with_acts(|acts| acts.choice = Some(action));
             let card = self.slack.card().unwrap_or_else(|| card.clone());
-            match self.clicks.click(YOU, &card, action, true).await {
+            match self.clicks.click(YOU, &card, action.into(), true).await {
                 Ok(200) => {}
                 Ok(status) => self.problem(format!("the bot answered {status} to the click")),
                 Err(error) => self.problem(error),

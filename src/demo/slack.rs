@@ -21,7 +21,7 @@ use slack_morphism::prelude::SlackBlock;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::card::{self, REROUTE_ACTION_ID, ROLLBACK_ACTION_ID};
+use crate::card::{self, REROUTE_ACTION_ID, ROLLBACK_ACTION_ID, ROLLBACK_NOW_ACTION_ID};
 use crate::policy::Action;
 use crate::slack::api::{OutgoingMessage, PostedMessage, SlackApi, SlackError};
 use crate::slack::signature::signed_headers;
@@ -68,6 +68,67 @@ impl PostedCard {
     /// Whether the card still offers buttons to decide with.
     pub fn is_open(&self) -> bool {
         self.button_value(ROLLBACK_ACTION_ID).is_some()
+    }
+
+    /// Whether `other` is this card with only its last line (the context block) changed.
+    fn same_but_last_line(&self, other: &PostedCard) -> bool {
+        let without_context = |card: &PostedCard| -> Vec<Value> {
+            card.blocks
+                .iter()
+                .filter(|block| block["type"] != "context")
+                .cloned()
+                .collect()
+        };
+        self.channel == other.channel
+            && self.ts == other.ts
+            && without_context(self) == without_context(other)
+    }
+
+    /// The card's last line (gate id, votes, and what ECS last reported), as plain text.
+    pub fn context_line(&self) -> Option<String> {
+        self.blocks
+            .iter()
+            .rev()
+            .find(|block| block["type"] == "context")
+            .and_then(|block| block["elements"][0]["text"].as_str())
+            .map(card::plain_from_mrkdwn)
+    }
+}
+
+/// A button on the card that someone in the channel can click.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Button {
+    Reroute,
+    Rollback,
+    /// Offered after the gate let the deployment go on, until it ends.
+    RollbackNow,
+}
+
+impl Button {
+    pub fn action_id(self) -> &'static str {
+        match self {
+            Button::Reroute => REROUTE_ACTION_ID,
+            Button::Rollback => ROLLBACK_ACTION_ID,
+            Button::RollbackNow => ROLLBACK_NOW_ACTION_ID,
+        }
+    }
+
+    /// The button's text on the card.
+    pub fn label(self) -> &'static str {
+        match self {
+            Button::Reroute => "Reroute",
+            Button::Rollback => "Rollback",
+            Button::RollbackNow => "Roll back now",
+        }
+    }
+}
+
+impl From<Action> for Button {
+    fn from(action: Action) -> Button {
+        match action {
+            Action::Reroute => Button::Reroute,
+            Action::Rollback => Button::Rollback,
+        }
     }
 }
 
@@ -221,9 +282,21 @@ impl SlackApi for TerminalSlack {
             );
         }
         let card = PostedCard::new(channel, ts, blocks);
-        self.console
-            .line("slack", "chat.update → the card, redrawn");
-        self.console.drawing(&card.drawing);
+        // ECS's news only rewrites the card's last line; the whole card again would bury it.
+        let previous = self.card();
+        match (previous, card.context_line()) {
+            (Some(previous), Some(line)) if previous.same_but_last_line(&card) => {
+                self.console.line(
+                    "slack",
+                    &format!("chat.update → the card's last line: {line}"),
+                );
+            }
+            _ => {
+                self.console
+                    .line("slack", "chat.update → the card, redrawn");
+                self.console.drawing(&card.drawing);
+            }
+        }
         self.card.send_replace(Some(card));
         Ok(())
     }
@@ -284,19 +357,16 @@ impl SlackClicks {
         }
     }
 
-    /// `person` clicks the button of `action` on `card`. `decisive` marks the click meant to
-    /// decide (the timeline measures from it). Returns the HTTP status the bot answered.
+    /// `person` clicks `button` on `card`. `decisive` marks the click meant to take effect (the
+    /// timeline measures from it). Returns the HTTP status the bot answered.
     pub async fn click(
         &self,
         person: Person,
         card: &PostedCard,
-        action: Action,
+        button: Button,
         decisive: bool,
     ) -> Result<u16, String> {
-        let (action_id, label) = match action {
-            Action::Reroute => (REROUTE_ACTION_ID, "Reroute"),
-            Action::Rollback => (ROLLBACK_ACTION_ID, "Rollback"),
-        };
+        let (action_id, label) = (button.action_id(), button.label());
         let Some(gate) = card.button_value(action_id) else {
             return Err(format!("the card has no {label} button"));
         };
@@ -312,7 +382,7 @@ impl SlackClicks {
                  (block_actions: action_id {action_id}, value {gate})"
             ),
         );
-        let index = self.timeline.click_sent(person.user_id, action, decisive);
+        let index = self.timeline.click_sent(person.user_id, button, decisive);
         let sent = Instant::now();
         let answer = self
             .bot

@@ -1,5 +1,6 @@
-//! The SNS stand-in: the hook's topic, delivering each message to the bot's `POST /sns` as an
-//! HTTPS subscription would, signed.
+//! The SNS stand-in: the gate topic, delivering each message to the bot's `POST /sns` as an
+//! HTTPS subscription would, signed. The hook publishes to it (Flow A), and so does the
+//! EventBridge rule with ECS's events (Flow B).
 //!
 //! Every delivery is a complete SNS `Notification` body, signed (SignatureVersion 2, no Subject)
 //! with an [`SnsSigner`] throwaway key whose certificate the rehearsal pins into the bot's
@@ -21,6 +22,7 @@ use http::header::CONTENT_TYPE;
 use tokio::time::Instant;
 
 use crate::domain::notification::{GateEvent, TopicMessage, classify};
+use crate::domain::progress::HOOK_STATE_CHANGE;
 use crate::ports::{AdapterError, SubscriptionConfirmer, TopicPublisher};
 use crate::sns::certificates::{CertificateFetcher, SigningCertUrl};
 use crate::sns::signer::SnsSigner;
@@ -57,19 +59,28 @@ impl LoopbackTopic {
     }
 }
 
-/// What a message is, in a few words for the output, and whether it opens a gate.
-fn describe(message: &str) -> (&'static str, bool) {
+/// What a message is, in a few words for the output, and whether it opens a gate: a hook's gate
+/// request, or ECS's word that a pause hook awaits an action.
+fn describe(message: &str) -> (String, bool) {
     match classify(message) {
-        Ok(TopicMessage::GateRequest(_)) => ("gate request", true),
+        Ok(TopicMessage::GateRequest(_)) => ("gate request".to_owned(), true),
         Ok(TopicMessage::FollowUp(follow_up))
             if matches!(follow_up.event, GateEvent::TimedOut { .. }) =>
         {
-            ("gate follow-up (timed out)", false)
+            ("gate follow-up (timed out)".to_owned(), false)
         }
-        Ok(TopicMessage::FollowUp(_)) => ("gate follow-up", false),
-        Ok(TopicMessage::EcsEvent(_)) => ("ECS event", false),
-        Ok(TopicMessage::Plain(_)) => ("plain message", false),
-        Err(_) => ("malformed gate message", false),
+        Ok(TopicMessage::FollowUp(_)) => ("gate follow-up".to_owned(), false),
+        Ok(TopicMessage::EcsEvent(event)) => {
+            match event.detail.get("eventName").and_then(|name| name.as_str()) {
+                Some(name) => (
+                    format!("{} ({name})", event.detail_type),
+                    event.detail_type == HOOK_STATE_CHANGE && name == "HOOK_AWAITING_ACTION",
+                ),
+                None => (event.detail_type, false),
+            }
+        }
+        Ok(TopicMessage::Plain(_)) => ("plain message".to_owned(), false),
+        Err(_) => ("malformed gate message".to_owned(), false),
     }
 }
 
@@ -167,12 +178,44 @@ mod tests {
 
     #[test]
     fn messages_are_named_by_what_the_bot_makes_of_them() {
-        assert_eq!(describe("hello"), ("plain message", false));
+        assert_eq!(describe("hello"), ("plain message".to_owned(), false));
         assert_eq!(
             describe(
                 r#"{"version":"1.0","source":"custom","content":{"textType":"client-markdown","title":"t"},"metadata":{"additionalContext":{"parameterName":"/a/b"}}}"#
             ),
-            ("gate request", true)
+            ("gate request".to_owned(), true)
+        );
+    }
+
+    #[test]
+    fn a_waiting_pause_hook_opens_a_gate_and_other_ecs_events_do_not() {
+        let event = |detail_type: &str, name: &str| {
+            serde_json::json!({
+                "version": "0",
+                "source": "aws.ecs",
+                "detail-type": detail_type,
+                "resources": [],
+                "detail": {"eventName": name},
+            })
+            .to_string()
+        };
+        assert_eq!(
+            describe(&event("ECS Hook State Change", "HOOK_AWAITING_ACTION")),
+            (
+                "ECS Hook State Change (HOOK_AWAITING_ACTION)".to_owned(),
+                true
+            )
+        );
+        assert!(!describe(&event("ECS Hook State Change", "HOOK_SUCCEEDED")).1);
+        assert_eq!(
+            describe(&event(
+                "ECS Deployment State Change",
+                "SERVICE_DEPLOYMENT_COMPLETED"
+            )),
+            (
+                "ECS Deployment State Change (SERVICE_DEPLOYMENT_COMPLETED)".to_owned(),
+                false
+            )
         );
     }
 }

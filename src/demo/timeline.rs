@@ -3,22 +3,21 @@
 //!
 //! The stand-ins only mark; nothing here decides the outcome. The measures are the ones that
 //! matter to the people using greenlight: how soon a gate shows up in the channel, how soon Slack
-//! gets its acknowledgement (it gives up after 3 seconds), and how soon ECS acts on a click.
+//! gets its acknowledgement (it gives up after 3 seconds), and how soon ECS acts on a click:
+//! in Flow A when the hook answers ECS, in Flow B when `ContinueServiceDeployment` reaches ECS.
 
 use std::sync::Mutex;
 
 use tokio::time::Instant;
 
-use crate::domain::lifecycle::HookStatus;
-use crate::policy::Action;
-
 use super::console::human;
+use super::slack::Button;
 
 /// One click sent to the bot's `/slack/interactions`.
 #[derive(Debug, Clone)]
 pub struct Click {
     pub user: String,
-    pub action: Action,
+    pub button: Button,
     pub sent: Instant,
     /// The HTTP status and when it came; `None` if the request failed outright.
     pub answered: Option<(u16, Instant)>,
@@ -32,8 +31,11 @@ struct Marks {
     gate_requested: Option<Instant>,
     card_posted: Option<Instant>,
     clicks: Vec<Click>,
-    /// When ECS got the gated stage's final answer, and what it was.
-    decision_seen: Option<(Instant, HookStatus)>,
+    /// When ECS got the gate's answer, and what it was (the hook's `SUCCEEDED` or `FAILED`,
+    /// `ContinueServiceDeployment`'s `CONTINUE` or `ROLLBACK`, a pause's `TIMED_OUT`).
+    decision_seen: Option<(Instant, &'static str)>,
+    /// When `StopServiceDeployment` reached ECS.
+    stop_seen: Option<Instant>,
     finished: Option<Instant>,
 }
 
@@ -73,11 +75,11 @@ impl Timeline {
     }
 
     /// Records a click being sent; returns its index for [`Timeline::click_answered`].
-    pub fn click_sent(&self, user: &str, action: Action, decisive: bool) -> usize {
+    pub fn click_sent(&self, user: &str, button: Button, decisive: bool) -> usize {
         self.with(|marks| {
             marks.clicks.push(Click {
                 user: user.to_owned(),
-                action,
+                button,
                 sent: Instant::now(),
                 answered: None,
                 decisive,
@@ -94,12 +96,22 @@ impl Timeline {
         });
     }
 
-    /// ECS got `SUCCEEDED` or `FAILED` at the gated stage.
-    pub fn decision_seen(&self, status: HookStatus) {
+    /// ECS got the gate's answer now (the first answer counts).
+    pub fn decision_seen(&self, what: &'static str) {
+        self.decision_seen_at(Instant::now(), what);
+    }
+
+    /// ECS got the gate's answer at `at`.
+    pub fn decision_seen_at(&self, at: Instant, what: &'static str) {
         self.with(|marks| {
-            marks
-                .decision_seen
-                .get_or_insert_with(|| (Instant::now(), status));
+            marks.decision_seen.get_or_insert((at, what));
+        });
+    }
+
+    /// `StopServiceDeployment` reached ECS at `at`.
+    pub fn stop_seen_at(&self, at: Instant) {
+        self.with(|marks| {
+            marks.stop_seen.get_or_insert(at);
         });
     }
 
@@ -123,14 +135,22 @@ impl Timeline {
                 "request → card".to_owned(),
                 between(marks.gate_requested, marks.card_posted),
             ));
-            let decisive = marks.clicks.iter().rev().find(|click| click.decisive);
+            let decisive = |wanted: fn(Button) -> bool| {
+                marks
+                    .clicks
+                    .iter()
+                    .rev()
+                    .find(|click| click.decisive && wanted(click.button))
+            };
+            let deciding = decisive(|button| button != Button::RollbackNow);
+            let rollback_now = decisive(|button| button == Button::RollbackNow);
             for click in marks.clicks.iter().filter(|click| !click.decisive) {
                 lines.push((
                     format!("refused click → acknowledgement ({})", status_of(click)),
                     between(Some(click.sent), click.answered.map(|(_, at)| at)),
                 ));
             }
-            match decisive {
+            match deciding {
                 Some(click) => {
                     lines.push((
                         format!("click → acknowledgement ({})", status_of(click)),
@@ -145,6 +165,16 @@ impl Timeline {
                     format!("request → ECS sees the timeout ({})", seen_status(marks)),
                     between(marks.gate_requested, marks.decision_seen.map(|(at, _)| at)),
                 )),
+            }
+            if let Some(click) = rollback_now {
+                lines.push((
+                    format!("Roll back now → acknowledgement ({})", status_of(click)),
+                    between(Some(click.sent), click.answered.map(|(_, at)| at)),
+                ));
+                lines.push((
+                    "Roll back now → ECS stops the deployment".to_owned(),
+                    between(Some(click.sent), marks.stop_seen),
+                ));
             }
             lines.push((
                 "whole rehearsal".to_owned(),
@@ -165,7 +195,7 @@ fn status_of(click: &Click) -> String {
 fn seen_status(marks: &Marks) -> &'static str {
     marks
         .decision_seen
-        .map(|(_, status)| status.as_str())
+        .map(|(_, what)| what)
         .unwrap_or("not seen")
 }
 
@@ -178,11 +208,11 @@ mod tests {
         let timeline = Timeline::new();
         timeline.gate_requested();
         timeline.card_posted();
-        let refused = timeline.click_sent("U2", Action::Reroute, false);
+        let refused = timeline.click_sent("U2", Button::Reroute, false);
         timeline.click_answered(refused, 200);
-        let click = timeline.click_sent("U1", Action::Reroute, true);
+        let click = timeline.click_sent("U1", Button::Reroute, true);
         timeline.click_answered(click, 200);
-        timeline.decision_seen(HookStatus::Succeeded);
+        timeline.decision_seen("SUCCEEDED");
         timeline.finished();
         let labels: Vec<String> = timeline.summary().into_iter().map(|(l, _)| l).collect();
         assert_eq!(
@@ -201,9 +231,38 @@ mod tests {
     fn without_a_click_the_timeout_is_measured_from_the_request() {
         let timeline = Timeline::new();
         timeline.gate_requested();
-        timeline.decision_seen(HookStatus::Failed);
+        timeline.decision_seen("FAILED");
         let summary = timeline.summary();
         assert_eq!(summary[1].0, "request → ECS sees the timeout (FAILED)");
         assert_eq!(summary[2], ("whole rehearsal".to_owned(), "—".to_owned()));
+    }
+
+    #[test]
+    fn the_first_answer_counts_and_roll_back_now_is_measured_to_the_stop() {
+        let timeline = Timeline::new();
+        timeline.gate_requested();
+        timeline.card_posted();
+        let click = timeline.click_sent("U1", Button::Reroute, true);
+        timeline.click_answered(click, 200);
+        timeline.decision_seen_at(Instant::now(), "CONTINUE");
+        timeline.decision_seen("ROLLBACK");
+        let stop = timeline.click_sent("U1", Button::RollbackNow, true);
+        timeline.click_answered(stop, 200);
+        timeline.stop_seen_at(Instant::now());
+        timeline.finished();
+        let summary = timeline.summary();
+        let labels: Vec<&str> = summary.iter().map(|(label, _)| label.as_str()).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "request → card",
+                "click → acknowledgement (HTTP 200)",
+                "click → ECS sees the decision (CONTINUE)",
+                "Roll back now → acknowledgement (HTTP 200)",
+                "Roll back now → ECS stops the deployment",
+                "whole rehearsal",
+            ]
+        );
+        assert!(summary.iter().all(|(_, value)| value != "—"), "{summary:?}");
     }
 }

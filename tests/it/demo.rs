@@ -87,6 +87,27 @@ impl Run {
             .shows("  whole rehearsal ")
     }
 
+    /// Flow B: ECS paused by itself, its event reached /sns signed, and the bot posted the
+    /// pause card; no hook was invoked.
+    fn shows_the_pause_card_and_the_timeline(&self) -> &Self {
+        self.shows("flow       B, pause hook: ECS pauses by itself")
+            .shows("hook       none: ECS pauses by itself and waits for ContinueServiceDeployment")
+            .shows("POST_TEST_TRAFFIC_SHIFT        prod blue   test green  PAUSE hook: AWAITING_ACTION")
+            .shows("ecs     emits HOOK_AWAITING_ACTION → EventBridge rule → topic")
+            .shows("sns     delivers the ECS Hook State Change (HOOK_AWAITING_ACTION) → POST /sns (signed, SignatureVersion 2)")
+            .shows("sns     ← 200 card posted")
+            .shows("chat.postMessage → #C0REHEARSAL: the gate card")
+            .shows("│ web: Reroute production traffic to the new revision?")
+            .shows("│ ECS paused this deployment (pause hook)")
+            .shows("[ Reroute ]  [ Rollback ]  [ Open in ECS console ↗ ]")
+            .shows("\ntimeline\n  request → card ")
+            .shows("  whole rehearsal ")
+            .hides("hook: SUCCEEDED")
+            .hides("hook: invoked")
+            .hides("hook    SUCCEEDED")
+            .hides("callBackDelay")
+    }
+
     /// Logs are JSON on stderr, and nothing below a warning by default.
     fn logs_quietly(&self) -> &Self {
         for line in self.stderr.lines() {
@@ -235,6 +256,11 @@ async fn with_an_aws_endpoint_the_decisions_go_to_ssm_and_are_cleaned_up() {
         .shows("(because AWS_ENDPOINT_URL is set; removed at the end)")
         .shows("✔ as the story expects (rerouted)")
         .shows("parameters this run wrote under /greenlight-rehearsal/");
+    nothing_is_left_in_ssm(&run).await;
+}
+
+/// The run named its SSM path and removed everything under it.
+async fn nothing_is_left_in_ssm(run: &Run) {
     let run_path = run
         .stdout
         .split_whitespace()
@@ -254,4 +280,166 @@ async fn with_an_aws_endpoint_the_decisions_go_to_ssm_and_are_cleaned_up() {
         left.parameters.unwrap_or_default().is_empty(),
         "nothing is left under {run_path}"
     );
+}
+
+#[tokio::test]
+async fn pause_approve_continues_the_deployment_and_ecs_reports_it_completed() {
+    run(&["--flow", "pause", "--speed", "4"])
+        .await
+        .succeeded()
+        .shows_the_pause_card_and_the_timeline()
+        .logs_quietly()
+        .shows("story      approve:")
+        .shows("a PAUSE hook at POST_TEST_TRAFFIC_SHIFT: timeout 2 min, then ROLLBACK")
+        .shows("gates      in memory (MemoryParameterStore)")
+        .shows("alice   clicks Reroute → POST /slack/interactions, signed")
+        .shows("ecs     ← ContinueServiceDeployment(action CONTINUE); the pause hook SUCCEEDED")
+        .shows("│ ✅ Rerouted by @U0DEMOALICE at ")
+        .shows("sns     delivers the ECS Hook State Change (HOOK_SUCCEEDED) → POST /sns")
+        .shows("PRODUCTION_TRAFFIC_SHIFT       prod green  test green")
+        .shows("sns     delivers the ECS Deployment State Change (SERVICE_DEPLOYMENT_COMPLETED)")
+        .shows("↳ in the card's thread: ECS: deployment ✅ completed")
+        .shows("✔ deployment SUCCESSFUL")
+        .shows("  click → acknowledgement (HTTP 200) ")
+        .shows("  click → ECS sees the decision (CONTINUE) ")
+        .shows("✔ ECS received ContinueServiceDeployment(CONTINUE), once")
+        .shows("✔ the card's last line says so: Gate gl-")
+        .shows("✔ as the story expects (rerouted)")
+        .hides("✘");
+}
+
+#[tokio::test]
+async fn pause_reject_continues_with_rollback() {
+    run(&["--flow", "pause", "--decision", "reject", "--speed", "4"])
+        .await
+        .succeeded()
+        .shows_the_pause_card_and_the_timeline()
+        .logs_quietly()
+        .shows("alice   clicks Rollback → POST /slack/interactions, signed")
+        .shows("ecs     ← ContinueServiceDeployment(action ROLLBACK); the pause hook FAILED")
+        .shows("│ ⏪ Rollback requested by @U0DEMOALICE at ")
+        .shows("⏪ rolls back: ContinueServiceDeployment(ROLLBACK) at POST_TEST_TRAFFIC_SHIFT")
+        .shows("↳ in the card's thread: ECS: deployment ⏪ rolling back: ")
+        .shows("⏪ deployment ROLLBACK_SUCCESSFUL")
+        .shows("  click → ECS sees the decision (ROLLBACK) ")
+        .shows("✔ ECS received ContinueServiceDeployment(ROLLBACK), once")
+        .shows("· ⏪ rolled back: ContinueServiceDeployment(ROLLBACK)")
+        .shows("✔ as the story expects (rolled back)")
+        .hides("PRODUCTION_TRAFFIC_SHIFT       prod green")
+        .hides("✘");
+}
+
+#[tokio::test]
+async fn pause_timeout_is_ecss_own_and_the_card_says_so() {
+    run(&["--flow", "pause", "--decision", "timeout", "--speed", "4"])
+        .await
+        .succeeded()
+        .shows_the_pause_card_and_the_timeline()
+        .logs_quietly()
+        .shows("a PAUSE hook at POST_TEST_TRAFFIC_SHIFT: timeout 4.00 s, then ROLLBACK")
+        .shows("nobody clicks")
+        .shows(
+            "ecs     nobody acted: the pause hook TIMED_OUT; its timeout action ROLLBACK applies",
+        )
+        .shows("sns     delivers the ECS Hook State Change (HOOK_TIMED_OUT) → POST /sns")
+        .shows("sns     ← 200 card updated")
+        .shows("│ ⏰ Timed out in ECS: rolled back at ")
+        .shows("↳ in the card's thread: ⏰ Nobody decided before the deadline")
+        .shows("⏪ deployment ROLLBACK_SUCCESSFUL")
+        .shows("  request → ECS sees the timeout (TIMED_OUT) ")
+        .shows("✔ nobody clicked")
+        .shows("✔ ECS received no ContinueServiceDeployment and no StopServiceDeployment")
+        .shows("✔ as the story expects (rolled back)")
+        .hides("clicks Reroute")
+        .hides("clicks Rollback")
+        .hides("✘");
+}
+
+#[tokio::test]
+async fn pause_an_unauthorized_click_reaches_nothing_then_an_approver_approves() {
+    let run = run(&[
+        "--flow",
+        "pause",
+        "--decision",
+        "unauthorized",
+        "--speed",
+        "4",
+    ])
+    .await;
+    run.succeeded()
+        .shows_the_pause_card_and_the_timeline()
+        .shows("mallory clicks Reroute → POST /slack/interactions, signed")
+        .shows("chat.postEphemeral → only @U0DEMOMALLORY sees: 🚫 you are not an approver")
+        .shows("check   nothing was decided: ECS received no ContinueServiceDeployment")
+        .shows("alice   clicks Reroute")
+        .shows("│ ✅ Rerouted by @U0DEMOALICE at ")
+        .shows("  refused click → acknowledgement (HTTP 200) ")
+        .shows("✔ her click decided nothing: ECS received no ContinueServiceDeployment")
+        .shows("✔ ECS received ContinueServiceDeployment(CONTINUE), once")
+        .shows("✔ as the story expects (rerouted)")
+        .hides("✘");
+    assert!(
+        run.stderr.contains(r#""event":"gate.refusal""#),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn pause_roll_back_now_during_bake_stops_the_deployment_once() {
+    run(&["--flow", "pause", "--decision", "rollback-now", "--speed", "4"])
+        .await
+        .succeeded()
+        .shows_the_pause_card_and_the_timeline()
+        .logs_quietly()
+        .shows("story      rollback-now:")
+        .shows("alice   clicks Reroute")
+        .shows("[ Roll back now ]")
+        .shows("production is on green; bake time")
+        .shows("alice   clicks Roll back now → POST /slack/interactions, signed")
+        .shows("(block_actions: action_id greenlight.rollback_now, value gl-")
+        .shows("ecs     ← StopServiceDeployment(stopType ROLLBACK)")
+        .shows("⏪ rolls back: stopped with rollback during bake time")
+        .shows("↳ in the card's thread: ⏪ @U0DEMOALICE rolled the deployment back after approval")
+        .shows("⏪ deployment ROLLBACK_SUCCESSFUL")
+        .shows("  Roll back now → acknowledgement (HTTP 200) ")
+        .shows("  Roll back now → ECS stops the deployment ")
+        .shows(
+            "✔ ECS received ContinueServiceDeployment(CONTINUE), then StopServiceDeployment(ROLLBACK), once",
+        )
+        .shows("· ⏪ rolled back: stopped with rollback during bake time")
+        .shows("✔ as the story expects (rolled back)")
+        .hides("✘");
+}
+
+#[tokio::test]
+async fn lambda_roll_back_now_during_bake_stops_the_deployment_once() {
+    run(&["--decision", "rollback-now", "--speed", "4"])
+        .await
+        .succeeded()
+        .shows_the_card_and_the_timeline()
+        .logs_quietly()
+        .shows("flow       A, Lambda hook:")
+        .shows("hook    SUCCEEDED")
+        .shows("alice   clicks Roll back now → POST /slack/interactions, signed")
+        .shows("ecs     ← StopServiceDeployment(stopType ROLLBACK)")
+        .shows("⏪ deployment ROLLBACK_SUCCESSFUL")
+        .shows("  Roll back now → ECS stops the deployment ")
+        .shows("✔ ECS received StopServiceDeployment(ROLLBACK), once")
+        .shows("· ⏪ rolling back")
+        .shows("✔ as the story expects (rolled back)")
+        .hides("ContinueServiceDeployment")
+        .hides("✘");
+}
+
+#[tokio::test]
+async fn pause_with_an_aws_endpoint_keeps_the_gates_in_ssm_and_cleans_up() {
+    let run = finish(demo(&["--flow", "pause", "--speed", "4"]).envs(moto::moto_env())).await;
+    run.succeeded()
+        .shows("gates      SSM Parameter Store, under /greenlight-rehearsal/")
+        .shows("decisions go to ECS as ContinueServiceDeployment, not to parameters")
+        .shows("✔ ECS received ContinueServiceDeployment(CONTINUE), once")
+        .shows("✔ as the story expects (rerouted)")
+        .shows("parameters this run wrote under /greenlight-rehearsal/");
+    nothing_is_left_in_ssm(&run).await;
 }
