@@ -4,11 +4,12 @@ use chrono::Utc;
 
 use crate::card::{AuditEvent, CardView, RenderedCard, gate_card, thread_note};
 use crate::domain::progress::DeploymentPhase;
-use crate::domain::record::GateRecord;
+use crate::domain::record::{CardLocation, GateRecord};
 use crate::policy::Action;
 use crate::slack::api::{OutgoingMessage, SlackError};
 
 use super::Bot;
+use super::error::BotError;
 
 impl Bot {
     /// What the policy says about a gate, for drawing its card.
@@ -91,5 +92,45 @@ impl Bot {
         if let Err(error) = self.slack.post_message(&reply).await {
             tracing::warn!(event = "slack.thread_note_failed", gate_id = %record.gate_id, error = %error);
         }
+    }
+
+    /// Posts a new gate's card (in `thread_ts`'s thread when given) and saves where it went.
+    ///
+    /// When Slack refuses, the record is forgotten so that an SNS redelivery can post it again;
+    /// only a failure a retry can fix is an error (503, so SNS delivers again). `Ok(Some(code))`
+    /// is a card Slack will never accept (`channel_not_found`, `not_in_channel` …), answered 200.
+    pub async fn post_new_card(
+        &self,
+        record: &mut GateRecord,
+        channel: String,
+        thread_ts: Option<String>,
+    ) -> Result<Option<String>, BotError> {
+        let mut card = self.render(record, Vec::new()).into_message(channel);
+        card.thread_ts = thread_ts.clone();
+        let posted = match self.slack.post_message(&card).await {
+            Ok(posted) => posted,
+            Err(error) => {
+                if let Err(cleanup) = self.gates.delete(&record.gate_id).await {
+                    tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %cleanup);
+                }
+                tracing::error!(event = "gate.card_failed", gate_id = %record.gate_id, slack_error = %error.code, retryable = error.retryable);
+                return if error.retryable {
+                    Err(BotError::Unavailable(
+                        "Slack is unavailable; deliver again".to_owned(),
+                    ))
+                } else {
+                    Ok(Some(error.code))
+                };
+            }
+        };
+        record.card = Some(CardLocation {
+            channel: posted.channel,
+            ts: posted.ts,
+            thread_ts,
+        });
+        if let Err(error) = self.gates.save(record).await {
+            tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error, "the card is posted but its location was not saved");
+        }
+        Ok(None)
     }
 }

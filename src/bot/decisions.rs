@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::card::AuditEvent;
 use crate::domain::gate::{Decision, GateId};
 use crate::domain::record::{GateRecord, GateStatus, Resolution};
-use crate::policy::{Action, Refusal, authorize};
+use crate::policy::{Action, Refusal, Rule, authorize};
 use crate::ports::{AdapterError, Created};
 
 use super::Bot;
@@ -173,26 +173,10 @@ impl Bot {
                 status => Outcome::Closed { status },
             };
         }
-        let rule = self
-            .policy
-            .rule_for(record.cluster.as_deref(), record.service.as_deref());
-        let expected_channel = record
-            .card
-            .as_ref()
-            .map(|card| card.channel.as_str())
-            .unwrap_or("");
-        if let Err(refusal) = authorize(
-            rule,
-            user,
-            channel,
-            expected_channel,
-            action,
-            self.groups.as_ref(),
-        )
-        .await
-        {
-            return Outcome::Refused(refusal);
-        }
+        let rule = match self.authorize_on_gate(&record, user, channel, action).await {
+            Ok(rule) => rule,
+            Err(refusal) => return Outcome::Refused(refusal),
+        };
         let needed = rule.map(|rule| rule.approvals_needed(action)).unwrap_or(1);
         if needed > 1 {
             let first_vote = match self.gates.add_vote(gate, user).await {
@@ -230,6 +214,35 @@ impl Bot {
             }
         }
         self.commit(record, user, action.decision()).await
+    }
+
+    /// Checks one person against the policy for a gate: the gate's rule, and the channel its card
+    /// is in. Returns the rule, whose quorum the caller may need.
+    pub(super) async fn authorize_on_gate(
+        &self,
+        record: &GateRecord,
+        user: &str,
+        channel: &str,
+        action: Action,
+    ) -> Result<Option<&Rule>, Refusal> {
+        let rule = self
+            .policy
+            .rule_for(record.cluster.as_deref(), record.service.as_deref());
+        let expected_channel = record
+            .card
+            .as_ref()
+            .map(|card| card.channel.as_str())
+            .unwrap_or("");
+        authorize(
+            rule,
+            user,
+            channel,
+            expected_channel,
+            action,
+            self.groups.as_ref(),
+        )
+        .await?;
+        Ok(rule)
     }
 
     /// Takes the lock, makes the decision take effect, and closes the card.

@@ -19,7 +19,7 @@ use crate::domain::notification::EcsEvent;
 use crate::domain::progress::{
     DeploymentPhase, DeploymentProgress, HookEvent, HookEventName, TrafficStep,
 };
-use crate::domain::record::{CardLocation, GateRecord, GateStatus, Resolution};
+use crate::domain::record::{GateRecord, GateStatus, Resolution};
 use crate::domain::stage::LifecycleStage;
 use crate::ports::{Created, DeploymentState, HookAction};
 use crate::slack::api::OutgoingMessage;
@@ -219,31 +219,8 @@ async fn post_card(
         Some(parent) => (parent.channel.clone(), Some(parent.ts.clone())),
         None => (channel, None),
     };
-    let mut card = bot.render(record, Vec::new()).into_message(channel);
-    card.thread_ts = thread_ts.clone();
-    let posted = match bot.slack.post_message(&card).await {
-        Ok(posted) => posted,
-        Err(error) => {
-            if let Err(cleanup) = bot.gates.delete(&record.gate_id).await {
-                tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %cleanup);
-            }
-            tracing::error!(event = "gate.card_failed", gate_id = %record.gate_id, slack_error = %error.code, retryable = error.retryable);
-            return if error.retryable {
-                Err(BotError::Unavailable(
-                    "Slack is unavailable; deliver again".to_owned(),
-                ))
-            } else {
-                Ok(format!("card not posted: Slack said {}\n", error.code))
-            };
-        }
-    };
-    record.card = Some(CardLocation {
-        channel: posted.channel,
-        ts: posted.ts,
-        thread_ts,
-    });
-    if let Err(error) = bot.gates.save(record).await {
-        tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error, "the card is posted but its location was not saved");
+    if let Some(code) = bot.post_new_card(record, channel, thread_ts).await? {
+        return Ok(format!("card not posted: Slack said {code}\n"));
     }
     index(bot, record).await;
     tracing::info!(event = "gate.carded", flow = "pause", gate_id = %record.gate_id, cluster = record.cluster.as_deref().unwrap_or(""), service = record.service.as_deref().unwrap_or(""), stage = record.stage.map(|s| s.as_str()).unwrap_or(""), step = record.step.as_ref().map(|s| s.number).unwrap_or(0), in_thread = record.card.as_ref().is_some_and(|c| c.thread_ts.is_some()), outcome = "posted");

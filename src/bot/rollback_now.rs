@@ -13,7 +13,7 @@ use crate::card::AuditEvent;
 use crate::domain::gate::{Decision, GateId};
 use crate::domain::progress::{DeploymentPhase, DeploymentProgress};
 use crate::domain::record::{GateRecord, GateStatus};
-use crate::policy::{Action, Refusal, authorize};
+use crate::policy::{Action, Refusal};
 use crate::ports::Created;
 
 use super::Bot;
@@ -133,23 +133,9 @@ impl Bot {
                 };
             }
         }
-        let rule = self
-            .policy
-            .rule_for(record.cluster.as_deref(), record.service.as_deref());
-        let expected_channel = record
-            .card
-            .as_ref()
-            .map(|card| card.channel.as_str())
-            .unwrap_or("");
-        if let Err(refusal) = authorize(
-            rule,
-            user,
-            channel,
-            expected_channel,
-            Action::Rollback,
-            self.groups.as_ref(),
-        )
-        .await
+        if let Err(refusal) = self
+            .authorize_on_gate(&record, user, channel, Action::Rollback)
+            .await
         {
             return RollbackNow::Refused(refusal);
         }

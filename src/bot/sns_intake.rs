@@ -17,7 +17,7 @@ use crate::domain::notification::{
     EcsEvent, GateEvent, GateFollowUp, GateRequest, TopicMessage, classify,
 };
 use crate::domain::progress::{DEPLOYMENT_STATE_CHANGE, HOOK_STATE_CHANGE};
-use crate::domain::record::{CardLocation, GateRecord, GateStatus};
+use crate::domain::record::{GateRecord, GateStatus};
 use crate::ports::Created;
 use crate::slack::api::OutgoingMessage;
 use crate::sns::verify::{SnsEnvelope, SnsMessageType};
@@ -138,31 +138,8 @@ async fn open_gate(
             ));
         }
     }
-    let card = bot.render(&record, Vec::new()).into_message(channel);
-    let posted = match bot.slack.post_message(&card).await {
-        Ok(posted) => posted,
-        Err(error) => {
-            // Forget the gate so a redelivery can post it; only a retryable failure asks for one.
-            if let Err(cleanup) = bot.gates.delete(&record.gate_id).await {
-                tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %cleanup);
-            }
-            tracing::error!(event = "gate.card_failed", gate_id = %record.gate_id, slack_error = %error.code, retryable = error.retryable);
-            return if error.retryable {
-                Err(BotError::Unavailable(
-                    "Slack is unavailable; deliver again".to_owned(),
-                ))
-            } else {
-                Ok(format!("card not posted: Slack said {}\n", error.code))
-            };
-        }
-    };
-    record.card = Some(CardLocation {
-        channel: posted.channel,
-        ts: posted.ts,
-        thread_ts: None,
-    });
-    if let Err(error) = bot.gates.save(&record).await {
-        tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error, "the card is posted but its location was not saved");
+    if let Some(code) = bot.post_new_card(&mut record, channel, None).await? {
+        return Ok(format!("card not posted: Slack said {code}\n"));
     }
     if let (Some(cluster), Some(service)) = (&record.cluster, &record.service)
         && let Err(error) = bot
