@@ -54,6 +54,7 @@ impl Deployments for FixedDeployments {
                 "arn:aws:ecs:eu-west-1:123456789012:service-revision/prod/web/222".to_owned(),
             ),
             hooks: Vec::new(),
+            ..DeploymentState::default()
         }))
     }
 
