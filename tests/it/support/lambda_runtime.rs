@@ -69,6 +69,11 @@ impl LambdaRuntimeApi {
     pub async fn response(&self, request_id: &str, within: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
+            // Registered before the state is read, so an answer arriving in between still wakes
+            // this waiter (`notify_waiters` keeps no permit for later waiters).
+            let notified = self.arrived.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             {
                 let state = self.state.lock().expect("lock");
                 if let Some((_, body)) = state.responses.iter().find(|(id, _)| id == request_id) {
@@ -82,10 +87,7 @@ impl LambdaRuntimeApi {
                     panic!("the function reported an error: {error}");
                 }
             }
-            if tokio::time::timeout_at(deadline, self.arrived.notified())
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return None;
             }
         }
