@@ -161,6 +161,9 @@ pub async fn bot_from_env(env: &dyn EnvSource) -> Result<Bot, ConfigError> {
     })
 }
 
-/// One Slack call may take this long; with the SSM calls it keeps a click inside Slack's 3 s.
+/// One Slack call gives up after this long, so an outage fails a click in seconds instead of
+/// hanging it. A healthy click is a few SSM and Slack round trips, far inside Slack's 3 s; when a
+/// dependency is slow, a click can outlast the 3 s: Slack then tells the person it timed out, but
+/// the request still runs to its end, so the decision and the card stay consistent.
 const SLACK_ATTEMPT: std::time::Duration = std::time::Duration::from_millis(1200);
 const SLACK_RATE_LIMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
