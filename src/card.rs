@@ -398,7 +398,9 @@ fn outcome_line(record: &GateRecord) -> Option<String> {
 
 fn context(record: &GateRecord, view: &CardView) -> Vec<SlackContextBlockElement> {
     let mut line = format!("Gate {}", code(record.gate_id.as_str()));
-    if view.quorum > 1 {
+    // The count is what an open gate still needs; once it is closed, the outcome line says who
+    // decided, and a stale "0 of 2" would only contradict it.
+    if view.quorum > 1 && record.status.is_open() {
         let voters: Vec<String> = view.votes.iter().map(|user| mention(user)).collect();
         let _ = write!(line, " · {} of {} approvals", view.votes.len(), view.quorum);
         if !voters.is_empty() {
@@ -1002,6 +1004,24 @@ mod tests {
         assert!(text.contains("Nobody can decide this gate"), "{text}");
         assert!(text.contains("fails closed"), "{text}");
         assert!(text.contains("it rolls back"), "{text}");
+    }
+
+    #[test]
+    fn a_closed_quorum_card_drops_the_vote_count() {
+        let mut decided = record();
+        decided.status = GateStatus::Decided {
+            decision: Decision::Approved,
+            by: "U42".into(),
+            at: at(1_777_001_000),
+        };
+        let quorum = CardView {
+            quorum: 2,
+            ..view()
+        };
+        assert!(!all_text(&json_blocks(&gate_card(&decided, &quorum))).contains("approvals"));
+        assert!(
+            all_text(&json_blocks(&gate_card(&record(), &quorum))).contains("0 of 2 approvals")
+        );
     }
 
     #[test]
