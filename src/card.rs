@@ -14,6 +14,7 @@
 //! - A card that is no longer open has no buttons: the decision is shown instead, and the console
 //!   link moves into the outcome line.
 
+use crate::domain::text::clip;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -382,10 +383,7 @@ fn outcome_line(record: &GateRecord) -> Option<String> {
         )),
         GateStatus::TimedOut { action, at } => Some(format!(
             "{timed_out_by}: {} at {}",
-            match action {
-                TimeoutAction::Rollback => "rolled back",
-                TimeoutAction::Continue => "continued",
-            },
+            action.past_tense(),
             slack_date(*at)
         )),
         GateStatus::ResolvedElsewhere { outcome, at } => Some(format!(
@@ -573,16 +571,6 @@ fn link_target(url: &str) -> Option<String> {
         return None;
     }
     Some(escape(parsed.as_str()).replace('|', "%7C"))
-}
-
-/// At most `max` characters, with an ellipsis when cut.
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut clipped: String = text.chars().take(max.saturating_sub(1)).collect();
-    clipped.push('…');
-    clipped
 }
 
 fn plain_only(text: &str) -> SlackBlockPlainTextOnly {

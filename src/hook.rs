@@ -211,10 +211,7 @@ impl Hook {
     ) -> GateRequest {
         let deployment = &invocation.deployment;
         let service = deployment.service();
-        let on_timeout = match marker.timeout_action {
-            TimeoutAction::Rollback => "rolled back",
-            TimeoutAction::Continue => "continued",
-        };
+        let on_timeout = marker.timeout_action.past_tense();
         let from = match source_revisions.first() {
             Some(source) => format!(" (from `{}`)", short_revision(source)),
             None => String::new(),

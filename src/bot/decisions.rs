@@ -82,10 +82,7 @@ impl Outcome {
             Outcome::Closed { status } => match status {
                 GateStatus::TimedOut { action, .. } => format!(
                     "`{gate}` timed out and was {}; nothing to decide.",
-                    match action {
-                        crate::domain::gate::TimeoutAction::Rollback => "rolled back",
-                        crate::domain::gate::TimeoutAction::Continue => "continued",
-                    }
+                    action.past_tense()
                 ),
                 GateStatus::ResolvedElsewhere { outcome, .. } => format!(
                     "`{gate}` was resolved outside greenlight ({outcome}); nothing to decide."

@@ -12,6 +12,7 @@
 //! - `rollbacks/{key}`: who clicked "Roll back now" for a deployment, create-only, so that one
 //!   `StopServiceDeployment` is sent however many people click.
 
+use crate::domain::text::clip;
 use std::sync::Arc;
 
 use crate::domain::gate::{GateId, ParameterName};
@@ -29,16 +30,6 @@ const TITLE_MAX: usize = 200;
 pub struct GateStore {
     store: Arc<dyn ParameterStore>,
     prefix: ParameterName,
-}
-
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let mut clipped: String = text.chars().take(max - 1).collect();
-        clipped.push('…');
-        clipped
-    }
 }
 
 fn bad_name(err: crate::domain::gate::InvalidParameterName) -> AdapterError {

@@ -164,7 +164,7 @@ async fn follow_up_gate(bot: &Bot, follow_up: &GateFollowUp) -> Result<String, B
             let text = format!(
                 "⏰ Gate `{}` timed out; the deployment was {}.",
                 follow_up.gate_id,
-                past_tense(action)
+                action.past_tense()
             );
             return post_plain(bot, &text, None).await;
         }
@@ -201,13 +201,6 @@ async fn follow_up_gate(bot: &Bot, follow_up: &GateFollowUp) -> Result<String, B
     )
     .await;
     Ok("card updated\n".to_owned())
-}
-
-fn past_tense(action: crate::domain::gate::TimeoutAction) -> &'static str {
-    match action {
-        crate::domain::gate::TimeoutAction::Rollback => "rolled back",
-        crate::domain::gate::TimeoutAction::Continue => "continued",
-    }
 }
 
 /// Where an ECS event belongs: the cluster and service it is about.

@@ -265,6 +265,14 @@ impl TimeoutAction {
             TimeoutAction::Continue => "CONTINUE",
         }
     }
+
+    /// What happened to the deployment, as people read it: "the deployment was rolled back".
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            TimeoutAction::Rollback => "rolled back",
+            TimeoutAction::Continue => "continued",
+        }
+    }
 }
 
 impl fmt::Display for TimeoutAction {

@@ -8,3 +8,4 @@ pub mod notification;
 pub mod progress;
 pub mod record;
 pub mod stage;
+pub mod text;

@@ -6,6 +6,7 @@
 //! both flows. Everything here is pure: the bot reads the events and `DescribeServiceDeployments`,
 //! and these types say what that means for a person in the channel.
 
+use super::text::clip;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -490,16 +491,6 @@ fn percent(value: f64) -> String {
         format!("{:.0} %", value.round())
     } else {
         format!("{value:.1} %")
-    }
-}
-
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let mut clipped: String = text.chars().take(max - 1).collect();
-        clipped.push('…');
-        clipped
     }
 }
 
