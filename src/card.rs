@@ -227,13 +227,11 @@ fn timeout_consequence(action: TimeoutAction) -> &'static str {
     }
 }
 
-/// Why a card without approvers offers Rollback but not Reroute.
+/// Why a card without approvers offers no decision button.
 ///
-/// The policy fails closed: with nobody configured to approve, nobody may send production traffic
-/// to the new revision, so offering Reroute would only invite a refusal. Rollback stays because it
-/// is the closed direction (production stays on, or returns to, the revision it was on) and it is
-/// the one thing people need at once when they see a gate nobody can approve; whether a given
-/// person may click it is still the policy's call.
+/// The policy fails closed: with nobody configured, nobody may reroute and nobody may roll back
+/// through greenlight, so a button would only invite a refusal. The card says so, names what
+/// happens at the deadline, and points to the ECS console for a rollback sooner.
 fn fail_closed_warning(record: &GateRecord) -> String {
     let mut text = String::from(
         "⚠️ *Nobody can decide this gate:* no approvers are configured for it, so greenlight \

@@ -94,7 +94,8 @@ impl Bot {
         }
     }
 
-    /// Posts a new gate's card (in `thread_ts`'s thread when given) and saves where it went.
+    /// Posts a new gate's card (in `thread_ts`'s thread when given), saves where it went, and
+    /// indexes the gate by its service and deployment so later ECS events find the card.
     ///
     /// When Slack refuses, the record is forgotten so that an SNS redelivery can post it again;
     /// only a failure a retry can fix is an error (503, so SNS delivers again). `Ok(Some(code))`
@@ -130,6 +131,17 @@ impl Bot {
         });
         if let Err(error) = self.gates.save(record).await {
             tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error, "the card is posted but its location was not saved");
+        }
+        if let (Some(cluster), Some(service)) = (&record.cluster, &record.service)
+            && let Err(error) = self
+                .gates
+                .index_service(cluster, service, &record.gate_id)
+                .await
+        {
+            tracing::warn!(event = "gate.index_failed", gate_id = %record.gate_id, error = %error);
+        }
+        if let Err(error) = self.gates.index_deployment(record).await {
+            tracing::warn!(event = "gate.index_failed", gate_id = %record.gate_id, error = %error);
         }
         Ok(None)
     }

@@ -222,24 +222,8 @@ async fn post_card(
     if let Some(code) = bot.post_new_card(record, channel, thread_ts).await? {
         return Ok(format!("card not posted: Slack said {code}\n"));
     }
-    index(bot, record).await;
     tracing::info!(event = "gate.carded", flow = "pause", gate_id = %record.gate_id, cluster = record.cluster.as_deref().unwrap_or(""), service = record.service.as_deref().unwrap_or(""), stage = record.stage.map(|s| s.as_str()).unwrap_or(""), step = record.step.as_ref().map(|s| s.number).unwrap_or(0), in_thread = record.card.as_ref().is_some_and(|c| c.thread_ts.is_some()), outcome = "posted");
     Ok("card posted\n".to_owned())
-}
-
-/// Makes the gate findable by later events about its service and its deployment.
-async fn index(bot: &Bot, record: &GateRecord) {
-    if let (Some(cluster), Some(service)) = (&record.cluster, &record.service)
-        && let Err(error) = bot
-            .gates
-            .index_service(cluster, service, &record.gate_id)
-            .await
-    {
-        tracing::warn!(event = "gate.index_failed", gate_id = %record.gate_id, error = %error);
-    }
-    if let Err(error) = bot.gates.index_deployment(record).await {
-        tracing::warn!(event = "gate.index_failed", gate_id = %record.gate_id, error = %error);
-    }
 }
 
 /// Continues a first deployment's pause at once and says so in a short note instead of a card.

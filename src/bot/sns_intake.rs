@@ -141,17 +141,6 @@ async fn open_gate(
     if let Some(code) = bot.post_new_card(&mut record, channel, None).await? {
         return Ok(format!("card not posted: Slack said {code}\n"));
     }
-    if let (Some(cluster), Some(service)) = (&record.cluster, &record.service)
-        && let Err(error) = bot
-            .gates
-            .index_service(cluster, service, &record.gate_id)
-            .await
-    {
-        tracing::warn!(event = "gate.index_failed", gate_id = %record.gate_id, error = %error);
-    }
-    if let Err(error) = bot.gates.index_deployment(&record).await {
-        tracing::warn!(event = "gate.index_failed", gate_id = %record.gate_id, error = %error);
-    }
     tracing::info!(event = "gate.carded", gate_id = %record.gate_id, cluster = record.cluster.as_deref().unwrap_or(""), service = record.service.as_deref().unwrap_or(""), stage = record.stage.map(|s| s.as_str()).unwrap_or(""), parameter = %request.parameter_name, outcome = "posted");
     Ok("card posted\n".to_owned())
 }
