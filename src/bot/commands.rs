@@ -157,14 +157,11 @@ async fn status_line(bot: &Bot, gate: &GateRecord) -> String {
     if let Some(deadline) = gate.deadline {
         line.push_str(&format!(", deadline {}", slack_date(deadline)));
     }
-    let votes = bot.gates.votes(&gate.gate_id).await.unwrap_or_default();
-    let view = bot.card_view(gate, votes);
+    let view = bot.card_view(gate, Vec::new());
+    // Votes are one more SSM call per gate, inside Slack's 3 s: only where a quorum counts them.
     if view.quorum > 1 {
-        line.push_str(&format!(
-            ", {} of {} approvals",
-            view.votes.len(),
-            view.quorum
-        ));
+        let votes = bot.gates.votes(&gate.gate_id).await.unwrap_or_default();
+        line.push_str(&format!(", {} of {} approvals", votes.len(), view.quorum));
     }
     if !view.approvers_configured {
         line.push_str(", ⚠️ no approver configured");
