@@ -207,8 +207,15 @@ async fn other_messages_are_posted_as_they_are() {
 #[tokio::test]
 async fn ecs_events_about_a_carded_service_go_to_its_thread() {
     let bot = TestBot::start().await;
-    let (_gate, _) = bot.open_gate("threaded").await;
-    let card = bot.slack.calls("chat.postMessage")[0].clone();
+    let (gate, _) = bot.open_gate("threaded").await;
+    let card = bot
+        .bot
+        .gates
+        .load(&gate.parse().unwrap())
+        .await
+        .unwrap()
+        .and_then(|record| record.card)
+        .expect("the card was posted and remembered");
     let event = json!({"version": "0", "id": "2", "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
         "account": ACCOUNT, "time": "2026-11-26T10:00:00Z", "region": REGION,
         "resources": [format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/threaded/web")],
@@ -221,11 +228,13 @@ async fn ecs_events_about_a_carded_service_go_to_its_thread() {
     );
     let posts = bot.slack.calls("chat.postMessage");
     assert_eq!(posts.len(), 2);
-    let ts = card.body.get("ts").cloned();
-    let _ = ts;
-    assert!(
-        posts[1].body["thread_ts"].is_string(),
+    assert_eq!(
+        posts[1].body["thread_ts"], card.ts,
         "a reply in the card's thread: {}",
         posts[1].body
     );
+    assert_eq!(posts[1].body["channel"], card.channel);
+    let note = posts[1].body["text"].as_str().unwrap_or_default();
+    assert!(note.contains("deployment in progress"), "{note}");
+    assert!(note.contains(&gate), "the note names the gate: {note}");
 }
