@@ -261,6 +261,14 @@ async fn with_an_aws_endpoint_the_decisions_go_to_ssm_and_are_cleaned_up() {
 
 /// The run named its SSM path and removed everything under it.
 async fn nothing_is_left_in_ssm(run: &Run) {
+    let removed: usize = run
+        .stdout
+        .split("removed the ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|count| count.parse().ok())
+        .expect("the run says how many parameters it removed");
+    assert!(removed > 0, "the run really wrote its gate to SSM");
     let run_path = run
         .stdout
         .split_whitespace()
