@@ -49,6 +49,23 @@ pub enum Command {
     /// ECS's own pause, with --flow pause) and bot, the card drawn in the terminal. No AWS account
     /// or Slack workspace needed.
     Demo(crate::demo::DemoArgs),
+    /// Manage the DynamoDB table where the bot keeps its gates.
+    Table {
+        #[command(subcommand)]
+        action: TableAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TableAction {
+    /// Create the table with greenlight's schema (keys, indexes, TTL) if it does not exist yet;
+    /// a table that exists is left as it is. For local runs (moto), `greenlight serve` and tests;
+    /// on AWS the stack's template creates it.
+    Create {
+        /// The table's name.
+        #[arg(long, env = "GREENLIGHT_TABLE")]
+        table: String,
+    },
 }
 
 /// Which function Lambda asked for (`_HANDLER`, set from the template's `Handler`).
@@ -90,6 +107,33 @@ pub async fn main() -> ExitCode {
         },
         Command::Serve { addr } => run_bot(Some(addr)).await,
         Command::Demo(args) => crate::demo::main(args).await,
+        Command::Table {
+            action: TableAction::Create { table },
+        } => create_table(&table).await,
+    }
+}
+
+/// `greenlight table create`: exit 0 whether it made the table or found it there.
+async fn create_table(table: &str) -> ExitCode {
+    let config = crate::aws::load_config(crate::aws::CallBudget::HOOK).await;
+    let gates = crate::aws::dynamodb::DynamoGateTable::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        table,
+        crate::store::DEFAULT_RETENTION,
+    );
+    match gates.create_table().await {
+        Ok(true) => {
+            println!("created table {table} (keys, 4 indexes, TTL on expires_at)");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            println!("table {table} exists already; left as it is");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("greenlight: could not create table {table}: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod policy;
 pub mod ports;
 pub mod slack;
 pub mod sns;
+pub mod store;
 pub mod telemetry;
 pub mod tls;
 pub mod wiring;

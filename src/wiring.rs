@@ -3,22 +3,20 @@
 
 use std::sync::Arc;
 
+use crate::aws::dynamodb::DynamoGateTable;
 use crate::aws::ecs::EcsDeployments;
 use crate::aws::sns::{SnsSubscriptions, SnsTopic};
 use crate::aws::ssm::SsmParameterStore;
 use crate::aws::{CallBudget, load_config};
-use crate::bot::gates::GateStore;
 use crate::bot::settings::SecretSource;
-use crate::bot::{Bot, BotSettings, SlackGroups};
+use crate::bot::{Bot, BotServices, BotSettings};
 use crate::config::{ConfigError, EnvSource, HookSettings};
 use crate::hook::Hook;
-use crate::policy::{CachedGroups, Policy};
+use crate::policy::Policy;
 use crate::ports::ParameterStore;
 use crate::slack::api::SlackApi;
-use crate::slack::signature::SlackRequestVerifier;
 use crate::slack::web::SlackWebApi;
 use crate::sns::certificates::CertificateStore;
-use crate::sns::verify::SnsVerifier;
 
 /// The hook with real AWS clients, and the policy's per-service timeouts when a file is set.
 pub async fn hook_from_env(env: &dyn EnvSource) -> Result<Hook, ConfigError> {
@@ -113,7 +111,7 @@ pub fn bot_policy(settings: &BotSettings) -> Result<Policy, ConfigError> {
     Ok(policy)
 }
 
-/// The bot with real clients: SSM for decisions, gate records and secrets; Slack's Web API;
+/// The bot with real clients: SSM for decisions and secrets; DynamoDB for gates; Slack's Web API;
 /// SNS for subscription confirmations; ECS for deployment state and paused hooks.
 pub async fn bot_from_env(env: &dyn EnvSource) -> Result<Bot, ConfigError> {
     crate::tls::install_crypto_provider();
@@ -143,22 +141,21 @@ pub async fn bot_from_env(env: &dyn EnvSource) -> Result<Bot, ConfigError> {
     if let Some(directory) = &settings.sns_cert_dir {
         certificates = certificates.with_directory(directory);
     }
-    Ok(Bot {
-        sns: SnsVerifier::new(
-            settings.allowed_topic_arns.clone(),
-            settings.sns_max_age,
-            Arc::new(certificates),
-        ),
-        slack_requests: SlackRequestVerifier::new(&signing_secret),
-        groups: Arc::new(CachedGroups::new(SlackGroups::new(Arc::clone(&slack)))),
+    let gates = DynamoGateTable::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        settings.table.clone(),
+        settings.retention,
+    );
+    let services = BotServices {
         slack,
-        gates: GateStore::new(Arc::clone(&store), settings.gate_prefix.clone()),
         decisions: store,
-        policy,
+        gates: Arc::new(gates),
         subscriptions: Arc::new(SnsSubscriptions::new(aws_sdk_sns::Client::new(&aws))),
         deployments: Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(&aws))),
-        settings,
-    })
+        certificates: Arc::new(certificates),
+        groups: None,
+    };
+    Ok(Bot::new(settings, &signing_secret, policy, services))
 }
 
 /// One Slack call gives up after this long, so an outage fails a click in seconds instead of

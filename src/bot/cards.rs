@@ -9,7 +9,7 @@ use crate::policy::Action;
 use crate::slack::api::{OutgoingMessage, SlackError};
 
 use super::Bot;
-use super::error::BotError;
+use super::edge::error::BotError;
 
 impl Bot {
     /// What the policy says about a gate, for drawing its card.
@@ -74,10 +74,8 @@ impl Bot {
                 self.refresh_card(&latest, Vec::new()).await
             }
             Ok(_) => drawn,
-            Err(error) => {
-                tracing::warn!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error, "could not check whether the vote redraw overtook a decision");
-                drawn
-            }
+            // Logged by the store; the redraw stands as it is.
+            Err(_) => drawn,
         }
     }
 
@@ -94,10 +92,10 @@ impl Bot {
         }
     }
 
-    /// Posts a new gate's card (in `thread_ts`'s thread when given), saves where it went, and
-    /// indexes the gate by its service and deployment so later ECS events find the card.
+    /// Posts a new gate's card (in `thread_ts`'s thread when given) and saves where it went; the
+    /// gate's indexes (its service, its deployment, its channel while open) follow from that.
     ///
-    /// When Slack refuses, the record is forgotten so that an SNS redelivery can post it again;
+    /// When Slack refuses, the gate is forgotten so that an SNS redelivery can post it again;
     /// only a failure a retry can fix is an error (503, so SNS delivers again). `Ok(Some(code))`
     /// is a card Slack will never accept (`channel_not_found`, `not_in_channel` …), answered 200.
     pub async fn post_new_card(
@@ -111,9 +109,7 @@ impl Bot {
         let posted = match self.slack.post_message(&card).await {
             Ok(posted) => posted,
             Err(error) => {
-                if let Err(cleanup) = self.gates.delete(&record.gate_id).await {
-                    tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %cleanup);
-                }
+                let _ = self.gates.forget_uncarded(&record.gate_id).await;
                 tracing::error!(event = "gate.card_failed", gate_id = %record.gate_id, slack_error = %error.code, retryable = error.retryable);
                 return if error.retryable {
                     Err(BotError::Unavailable(
@@ -124,24 +120,26 @@ impl Bot {
                 };
             }
         };
-        record.card = Some(CardLocation {
+        let location = CardLocation {
             channel: posted.channel,
             ts: posted.ts,
             thread_ts,
-        });
-        if let Err(error) = self.gates.save(record).await {
-            tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error, "the card is posted but its location was not saved");
-        }
-        if let (Some(cluster), Some(service)) = (&record.cluster, &record.service)
-            && let Err(error) = self
-                .gates
-                .index_service(cluster, service, &record.gate_id)
-                .await
+        };
+        record.card = Some(location.clone());
+        // Only the location is this write's: whatever else happened to the gate meanwhile (a
+        // click, an ECS event) stays. A failure is logged by the store.
+        if let Ok(Some(update)) = self
+            .gates
+            .update(&record.gate_id, |stored| {
+                stored.card = Some(location.clone())
+            })
+            .await
         {
-            tracing::warn!(event = "gate.index_failed", gate_id = %record.gate_id, error = %error);
-        }
-        if let Err(error) = self.gates.index_deployment(record).await {
-            tracing::warn!(event = "gate.index_failed", gate_id = %record.gate_id, error = %error);
+            *record = update.after;
+            if !record.status.is_open() {
+                // Decided by `/deploy` before its card was even posted: no buttons, then.
+                self.redraw(record).await;
+            }
         }
         Ok(None)
     }

@@ -6,9 +6,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,15 +19,16 @@ use crate::slack::api::archive_link;
 
 use super::Bot;
 use super::decisions::Via;
-use super::error::BotError;
-use super::interactions::verify_slack;
-use super::router::read_body;
+use super::edge::error::BotError;
+use super::edge::extract::{SlackBody, VerifiedSlack};
+use crate::store::OpenGates;
 
 /// Most gates `/deploy status` describes, so that the ECS lookups fit in Slack's 3 seconds.
 const STATUS_LIMIT: usize = 10;
 
+/// A slash command's form fields, as much of them as greenlight reads.
 #[derive(Debug, Deserialize)]
-struct SlashCommand {
+pub struct SlashCommand {
     #[serde(default)]
     command: String,
     #[serde(default)]
@@ -47,7 +46,7 @@ struct SlashCommand {
 pub const USAGE: &str = "Usage: `/deploy status [service]` · `/deploy approve <gate>` · `/deploy rollback <gate>` · `/deploy help`";
 
 const HELP: &str = "*greenlight* gates the production traffic shift of ECS blue/green deployments.\n\
-• `/deploy status [service]`: open gates, their votes and deadline, and where ECS is with each deployment\n\
+• `/deploy status [service]`: this channel's open gates (or a service's), their votes and deadline, and where ECS is with each deployment\n\
 • `/deploy approve <gate>`: reroute production traffic to the new revision (same rules as the Reroute button)\n\
 • `/deploy rollback <gate>`: roll the deployment back (same rules as the Rollback button)\n\
 Gate ids look like `gl-0123456789ab` and are shown on each card.";
@@ -56,16 +55,20 @@ fn ephemeral(text: impl Into<String>) -> Json<Value> {
     Json(json!({"response_type": "ephemeral", "text": text.into()}))
 }
 
+impl SlackBody for SlashCommand {
+    fn parse(body: &[u8]) -> Result<SlashCommand, BotError> {
+        serde_urlencoded::from_bytes(body).map_err(|_| {
+            BotError::BadRequest(
+                "expected a slash-command form with user_id and channel_id".to_owned(),
+            )
+        })
+    }
+}
+
 pub async fn receive(
     State(bot): State<Arc<Bot>>,
-    headers: HeaderMap,
-    body: Body,
+    VerifiedSlack(command): VerifiedSlack<SlashCommand>,
 ) -> Result<Json<Value>, BotError> {
-    let body = read_body(body).await?;
-    verify_slack(&bot, &headers, &body)?;
-    let command: SlashCommand = serde_urlencoded::from_bytes(&body).map_err(|_| {
-        BotError::BadRequest("expected a slash-command form with user_id and channel_id".to_owned())
-    })?;
     if command.ssl_check.as_deref() == Some("1") {
         return Ok(ephemeral(""));
     }
@@ -77,8 +80,8 @@ pub async fn receive(
     tracing::info!(event = "command.received", command = %command.command, user = %command.user_id, channel = %command.channel_id, text = %command.text.chars().take(100).collect::<String>());
     let words: Vec<&str> = command.text.split_whitespace().collect();
     let answer = match words.as_slice() {
-        ["status"] => status(&bot, None).await,
-        ["status", service] => status(&bot, Some(service)).await,
+        ["status"] => status(&bot, OpenGates::InChannel(command.channel_id.clone())).await,
+        ["status", service] => status(&bot, OpenGates::OfService((*service).to_owned())).await,
         [verb @ ("approve" | "rollback"), gate] => {
             let action = if *verb == "approve" {
                 Action::Reroute
@@ -107,23 +110,22 @@ pub async fn receive(
     Ok(ephemeral(answer))
 }
 
-/// The open gates, each with the live state of its deployment from ECS.
-async fn status(bot: &Bot, service: Option<&str>) -> String {
-    let gates = match bot.gates.open_gates().await {
+/// The open gates of this channel, or of a service, each with the live state of its deployment
+/// from ECS. Both are one query on a sparse index of open gates: what it reads does not grow with
+/// the gates that closed.
+async fn status(bot: &Bot, which: OpenGates) -> String {
+    let gates = match bot.gates.open_gates(&which).await {
         Ok(gates) => gates,
-        Err(error) => {
-            tracing::warn!(event = "gate.store_failed", error = %error);
+        Err(_) => {
             return "⚠️ The gate store is unavailable; try again in a moment.".to_owned();
         }
     };
-    let gates: Vec<GateRecord> = gates
-        .into_iter()
-        .filter(|gate| service.is_none_or(|wanted| gate.service.as_deref() == Some(wanted)))
-        .collect();
     if gates.is_empty() {
-        return match service {
-            Some(service) => format!("No open gate for `{service}`."),
-            None => "No open gates.".to_owned(),
+        return match which {
+            OpenGates::OfService(service) => format!("No open gate for `{service}`."),
+            OpenGates::InChannel(_) => {
+                "No open gates in this channel. (`/deploy status <service>` looks for a service's gates anywhere.)".to_owned()
+            }
         };
     }
     let shown = &gates[..gates.len().min(STATUS_LIMIT)];

@@ -5,25 +5,17 @@
 //! wins however many people click at once, then make it take effect (the decision parameter for
 //! Flow A, `ContinueServiceDeployment` for Flow B), and only then rewrite the card.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 
 use crate::card::AuditEvent;
 use crate::domain::gate::{Decision, GateId};
 use crate::domain::record::{GateRecord, GateStatus, Resolution};
 use crate::policy::{Action, Refusal, Rule, authorize};
-use crate::ports::{AdapterError, Created};
+use crate::ports::Created;
+use crate::store::{DecisionLock, StoreError, Taken};
 
 use super::Bot;
-
-/// Who decided, kept create-only next to the gate record: the first-decision-wins lock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DecisionLock {
-    pub decision: Decision,
-    pub by: String,
-    pub at: DateTime<Utc>,
-}
+use super::closing::Closing;
 
 /// What came of one person's attempt to decide.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,16 +151,10 @@ impl Bot {
         let record = match self.gates.load(gate).await {
             Ok(Some(record)) => record,
             Ok(None) => return Outcome::UnknownGate,
-            Err(error) => return failed("the gate store is unavailable", &error),
+            Err(error) => return failed(&error),
         };
         if !record.status.is_open() {
-            return match record.status {
-                GateStatus::Decided { decision, by, .. } => Outcome::AlreadyDecided {
-                    decision,
-                    by: Some(by),
-                },
-                status => Outcome::Closed { status },
-            };
+            return closed_outcome(record.status);
         }
         let rule = match self.authorize_on_gate(&record, user, channel, action).await {
             Ok(rule) => rule,
@@ -176,13 +162,15 @@ impl Bot {
         };
         let needed = rule.map(|rule| rule.approvals_needed(action)).unwrap_or(1);
         if needed > 1 {
-            let first_vote = match self.gates.add_vote(gate, user).await {
-                Ok(created) => created == Created::New,
-                Err(error) => return failed("could not count the vote", &error),
+            let first_vote = match self.gates.add_vote(gate, user, Utc::now()).await {
+                Ok(Taken::New) => true,
+                Ok(Taken::AlreadyExisted) => false,
+                Ok(Taken::GateClosed) => return self.closed_meanwhile(gate).await,
+                Err(error) => return failed(&error),
             };
             let votes = match self.gates.votes(gate).await {
                 Ok(votes) => votes,
-                Err(error) => return failed("could not count the votes", &error),
+                Err(error) => return failed(&error),
             };
             let count = votes.len();
             if count < needed as usize {
@@ -211,6 +199,15 @@ impl Bot {
             }
         }
         self.commit(record, user, action.decision()).await
+    }
+
+    /// What to tell someone whose vote or lock found the gate closed after it was read open.
+    async fn closed_meanwhile(&self, gate: &GateId) -> Outcome {
+        match self.gates.load(gate).await {
+            Ok(Some(record)) if !record.status.is_open() => closed_outcome(record.status),
+            Ok(Some(_)) | Ok(None) => Outcome::UnknownGate,
+            Err(error) => failed(&error),
+        }
     }
 
     /// Checks one person against the policy for a gate: the gate's rule, and the channel its card
@@ -243,7 +240,7 @@ impl Bot {
     }
 
     /// Takes the lock, makes the decision take effect, and closes the card.
-    async fn commit(&self, mut record: GateRecord, user: &str, decision: Decision) -> Outcome {
+    async fn commit(&self, record: GateRecord, user: &str, decision: Decision) -> Outcome {
         let gate = record.gate_id.clone();
         let lock = DecisionLock {
             decision,
@@ -251,8 +248,8 @@ impl Bot {
             at: Utc::now(),
         };
         match self.gates.lock_decision(&gate, &lock).await {
-            Ok(Created::New) => {}
-            Ok(Created::AlreadyExisted) => {
+            Ok(Taken::New) => {}
+            Ok(Taken::AlreadyExisted) => {
                 return match self.gates.decision_lock(&gate).await {
                     Ok(Some(winner)) => Outcome::AlreadyDecided {
                         decision: winner.decision,
@@ -261,35 +258,41 @@ impl Bot {
                     _ => Outcome::AlreadyDecided { decision, by: None },
                 };
             }
-            Err(error) => return failed("the decision could not be recorded", &error),
+            Ok(Taken::GateClosed) => return self.closed_meanwhile(&gate).await,
+            Err(error) => return failed(&error),
         }
         if let Err(outcome) = self.take_effect(&record, decision).await {
             // Nothing happened, so nothing may stay locked: release it for the next attempt.
-            if let Err(error) = self.gates.unlock_decision(&gate).await {
-                tracing::error!(event = "gate.store_failed", gate_id = %gate, error = %error, "the decision lock could not be released");
-            }
+            // (A failure to release is logged by the store.)
+            let _ = self.gates.unlock_decision(&gate).await;
             return outcome;
         }
-        record.status = GateStatus::Decided {
+        let status = GateStatus::Decided {
             decision,
             by: user.to_owned(),
             at: lock.at,
         };
-        if let Err(error) = self.gates.save(&record).await {
-            tracing::error!(event = "gate.store_failed", gate_id = %gate, error = %error, "decided, but the record was not updated");
+        // The decision has taken effect and the lock names who made it; the record follows.
+        match self
+            .close_gate(&gate, Closing::new(status, "gate.closed").quiet())
+            .await
+        {
+            Ok(Some(update)) if update.closed() => {
+                self.note_in_thread(
+                    &update.after,
+                    &AuditEvent::Decided {
+                        decision,
+                        by: user,
+                        at: lock.at,
+                    },
+                )
+                .await;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(event = "gate.store_failed", gate_id = %gate, error = %error, "decided, but the record was not updated");
+            }
         }
-        if let Err(error) = self.refresh_card(&record, Vec::new()).await {
-            tracing::warn!(event = "slack.card_update_failed", gate_id = %gate, error = %error);
-        }
-        self.note_in_thread(
-            &record,
-            &AuditEvent::Decided {
-                decision,
-                by: user,
-                at: lock.at,
-            },
-        )
-        .await;
         Outcome::Decided { decision }
     }
 
@@ -300,23 +303,20 @@ impl Bot {
         record: &GateRecord,
         outcome: String,
     ) -> Outcome {
-        let mut record = record.clone();
         let status = GateStatus::ResolvedElsewhere {
             outcome,
             at: Utc::now(),
         };
-        record.status = status.clone();
-        if let Err(error) = self.gates.save(&record).await {
-            tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error);
+        match self
+            .close_gate(
+                &record.gate_id,
+                Closing::new(status.clone(), "gate.resolved_elsewhere"),
+            )
+            .await
+        {
+            Ok(Some(update)) if !update.closed() => closed_outcome(update.after.status),
+            _ => Outcome::Closed { status },
         }
-        tracing::info!(event = "gate.resolved_elsewhere", gate_id = %record.gate_id);
-        if let Err(error) = self.refresh_card(&record, Vec::new()).await {
-            tracing::warn!(event = "slack.card_update_failed", gate_id = %record.gate_id, error = %error);
-        }
-        if let Some(note) = AuditEvent::from_status(&record.status) {
-            self.note_in_thread(&record, &note).await;
-        }
-        Outcome::Closed { status }
     }
 
     /// Makes a decision reach ECS: the parameter the hook polls, or the paused hook itself.
@@ -350,7 +350,12 @@ impl Bot {
                         };
                         Err(self.close_as_resolved_elsewhere(record, outcome).await)
                     }
-                    Err(error) => Err(failed("the decision could not be written", &error)),
+                    Err(error) => {
+                        tracing::warn!(event = "gate.dependency_failed", gate_id = %record.gate_id, error = %error);
+                        Err(Outcome::Failed {
+                            reason: "the decision could not be written".to_owned(),
+                        })
+                    }
                 }
             }
             // Flow B: `ContinueServiceDeployment`, unless ECS says the pause was already
@@ -362,9 +367,28 @@ impl Bot {
     }
 }
 
-fn failed(reason: &str, error: &AdapterError) -> Outcome {
-    tracing::warn!(event = "gate.dependency_failed", reason, error = %error);
+/// What someone is told when the gate store failed them. A corrupt gate is named as such: trying
+/// again will not help, and the log line has the detail.
+fn failed(error: &StoreError) -> Outcome {
     Outcome::Failed {
-        reason: reason.to_owned(),
+        reason: match error {
+            StoreError::Unavailable(_) => "the gate store is unavailable".to_owned(),
+            StoreError::Corrupt { .. } => {
+                "this gate's stored record is unreadable (see the log); decide it in the ECS console"
+                    .to_owned()
+            }
+            StoreError::Conflict { .. } => "the gate kept changing while it was updated".to_owned(),
+        },
+    }
+}
+
+/// The answer for a gate that is no longer open.
+fn closed_outcome(status: GateStatus) -> Outcome {
+    match status {
+        GateStatus::Decided { decision, by, .. } => Outcome::AlreadyDecided {
+            decision,
+            by: Some(by),
+        },
+        status => Outcome::Closed { status },
     }
 }

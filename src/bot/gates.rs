@@ -1,229 +1,234 @@
-//! Gate records, votes and the service index, kept in the parameter store.
-//!
-//! Layout under `GREENLIGHT_GATE_PREFIX`:
-//! - `{gateId}/record`: the [`GateRecord`] as JSON (created once: the duplicate check);
-//! - `{gateId}/votes/{userId}`: one create-only parameter per approval (a vote counts once);
-//! - `{gateId}/decision`: who decided, create-only: the first-decision-wins lock;
-//! - `services/{cluster}/{service}`: the id of the service's latest gate, so ECS events about a
-//!   deployment find the card to reply under;
-//! - `deployments/{key}/{gateId}`: every gate of one service deployment (`key` is derived from
-//!   its ARN), so later pauses of a linear or canary deployment go into the first card's thread
-//!   and a deployment's end updates all its cards;
-//! - `rollbacks/{key}`: who clicked "Roll back now" for a deployment, create-only, so that one
-//!   `StopServiceDeployment` is sent however many people click.
+//! The bot's view of the gate store: plain records in, plain records out, with the optimistic
+//! concurrency of [`GateTable`] wrapped into one [`Gates::update`] that re-reads and re-applies a
+//! change when another write came first.
 
-use crate::domain::text::clip;
 use std::sync::Arc;
 
-use crate::domain::gate::{GateId, ParameterName};
+use chrono::{DateTime, Utc};
+
+use crate::domain::gate::GateId;
 use crate::domain::record::GateRecord;
-use crate::ports::{AdapterError, Created, ParameterStore};
+use crate::ports::Created;
+use crate::store::{DecisionLock, GateTable, OpenGates, Saved, StoreError, Taken};
 
-use super::decisions::DecisionLock;
+/// How often an update is tried against newer versions before it gives up. Each conflict means
+/// another write landed in between; more than a handful in a row means something is looping.
+const UPDATE_ATTEMPTS: u32 = 8;
 
-/// SSM's standard tier holds values up to 4 KiB; the free text of a record is clipped to keep
-/// every record under it, whatever a do-it-yourself hook puts in its description.
-const DESCRIPTION_MAX: usize = 1200;
-const TITLE_MAX: usize = 200;
+/// An update that was written (or found nothing to write).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated {
+    /// The gate as it was read for the attempt that counted.
+    pub before: GateRecord,
+    /// The gate as it now is.
+    pub after: GateRecord,
+}
+
+impl Updated {
+    pub fn changed(&self) -> bool {
+        self.before != self.after
+    }
+
+    /// Whether this update closed the gate.
+    pub fn closed(&self) -> bool {
+        self.before.status.is_open() && !self.after.status.is_open()
+    }
+}
+
+/// Every failure of the gate store is logged here, once, with what was being done to which gate:
+/// the workflows only decide what to tell the caller.
+fn logged<T>(
+    result: Result<T, StoreError>,
+    operation: &'static str,
+    subject: &str,
+) -> Result<T, StoreError> {
+    if let Err(error) = &result {
+        match error {
+            StoreError::Corrupt { .. } => {
+                tracing::error!(event = "gate.corrupt", operation, subject, error = %error)
+            }
+            _ => tracing::error!(event = "gate.store_failed", operation, subject, error = %error),
+        }
+    }
+    result
+}
 
 #[derive(Clone)]
-pub struct GateStore {
-    store: Arc<dyn ParameterStore>,
-    prefix: ParameterName,
+pub struct Gates {
+    table: Arc<dyn GateTable>,
 }
 
-fn bad_name(err: crate::domain::gate::InvalidParameterName) -> AdapterError {
-    AdapterError::permanent("gate-store", err.to_string())
-}
-
-impl GateStore {
-    pub fn new(store: Arc<dyn ParameterStore>, prefix: ParameterName) -> GateStore {
-        GateStore { store, prefix }
+impl Gates {
+    pub fn new(table: Arc<dyn GateTable>) -> Gates {
+        Gates { table }
     }
 
-    fn record_name(&self, id: &GateId) -> Result<ParameterName, AdapterError> {
-        self.prefix.child(&format!("{id}/record")).map_err(bad_name)
+    pub async fn create(&self, record: &GateRecord) -> Result<Created, StoreError> {
+        logged(
+            self.table.create(record).await,
+            "create",
+            record.gate_id.as_str(),
+        )
     }
 
-    fn votes_path(&self, id: &GateId) -> Result<ParameterName, AdapterError> {
-        self.prefix.child(&format!("{id}/votes")).map_err(bad_name)
+    pub async fn load(&self, id: &GateId) -> Result<Option<GateRecord>, StoreError> {
+        Ok(logged(self.table.load(id).await, "load", id.as_str())?.map(|stored| stored.record))
     }
 
-    fn lock_name(&self, id: &GateId) -> Result<ParameterName, AdapterError> {
-        self.prefix
-            .child(&format!("{id}/decision"))
-            .map_err(bad_name)
+    /// Reads the gate, applies `change` and writes it back on the condition that nobody wrote in
+    /// between; on a conflict, reads it again and applies `change` to the fresh state, so that
+    /// concurrent writers neither overwrite each other nor lose what they meant to add. `change`
+    /// must therefore be a function of the record it is given. A change that leaves the record
+    /// as it was writes nothing. `Ok(None)`: there is no such gate.
+    pub async fn update(
+        &self,
+        id: &GateId,
+        change: impl FnMut(&mut GateRecord),
+    ) -> Result<Option<Updated>, StoreError> {
+        logged(self.try_update(id, change).await, "update", id.as_str())
     }
 
-    /// Takes the gate's decision lock; `AlreadyExisted` means someone decided first.
+    async fn try_update(
+        &self,
+        id: &GateId,
+        mut change: impl FnMut(&mut GateRecord),
+    ) -> Result<Option<Updated>, StoreError> {
+        for attempt in 1..=UPDATE_ATTEMPTS {
+            let Some(stored) = self.table.load(id).await? else {
+                return Ok(None);
+            };
+            let mut after = stored.record.clone();
+            change(&mut after);
+            if after == stored.record {
+                return Ok(Some(Updated {
+                    before: stored.record,
+                    after,
+                }));
+            }
+            match self.table.save(&after, stored.version).await? {
+                Saved::Saved { .. } => {
+                    return Ok(Some(Updated {
+                        before: stored.record,
+                        after,
+                    }));
+                }
+                Saved::Conflict => {
+                    tracing::debug!(event = "gate.write_conflict", gate_id = %id, attempt);
+                }
+            }
+        }
+        Err(StoreError::Conflict {
+            gate: id.to_string(),
+            attempts: UPDATE_ATTEMPTS,
+        })
+    }
+
+    /// Forgets a gate whose card could not be posted, unless it moved on meanwhile.
+    pub async fn forget_uncarded(&self, id: &GateId) -> Result<(), StoreError> {
+        let forgotten = match self.table.load(id).await {
+            Ok(Some(stored)) if stored.record.card.is_none() => {
+                self.table.forget(id, stored.version).await
+            }
+            Ok(_) => Ok(()),
+            Err(error) => Err(error),
+        };
+        logged(forgotten, "forget", id.as_str())
+    }
+
+    pub async fn add_vote(
+        &self,
+        id: &GateId,
+        user: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Taken, StoreError> {
+        logged(
+            self.table.add_vote(id, user, at).await,
+            "add_vote",
+            id.as_str(),
+        )
+    }
+
+    pub async fn votes(&self, id: &GateId) -> Result<Vec<String>, StoreError> {
+        logged(self.table.votes(id).await, "votes", id.as_str())
+    }
+
     pub async fn lock_decision(
         &self,
         id: &GateId,
         lock: &DecisionLock,
-    ) -> Result<Created, AdapterError> {
-        let name = self.lock_name(id)?;
-        let json = serde_json::to_string(lock)
-            .map_err(|err| AdapterError::permanent("gate-store", err.to_string()))?;
-        self.store.create(name.as_str(), &json).await
+    ) -> Result<Taken, StoreError> {
+        logged(
+            self.table.lock_decision(id, lock).await,
+            "lock_decision",
+            id.as_str(),
+        )
     }
 
-    /// Who holds the decision lock, if anyone.
-    pub async fn decision_lock(&self, id: &GateId) -> Result<Option<DecisionLock>, AdapterError> {
-        let name = self.lock_name(id)?;
-        Ok(self
-            .store
-            .get(name.as_str())
-            .await?
-            .and_then(|json| serde_json::from_str(&json).ok()))
+    pub async fn decision_lock(&self, id: &GateId) -> Result<Option<DecisionLock>, StoreError> {
+        logged(
+            self.table.decision_lock(id).await,
+            "decision_lock",
+            id.as_str(),
+        )
     }
 
-    /// Releases the lock after a decision failed to take effect.
-    pub async fn unlock_decision(&self, id: &GateId) -> Result<(), AdapterError> {
-        let name = self.lock_name(id)?;
-        self.store.delete(name.as_str()).await
+    pub async fn unlock_decision(&self, id: &GateId) -> Result<(), StoreError> {
+        logged(
+            self.table.unlock_decision(id).await,
+            "unlock_decision",
+            id.as_str(),
+        )
     }
 
-    fn service_index(&self, cluster: &str, service: &str) -> Result<ParameterName, AdapterError> {
-        self.prefix
-            .child(&format!("services/{cluster}/{service}"))
-            .map_err(bad_name)
-    }
-
-    fn encode(record: &GateRecord) -> Result<String, AdapterError> {
-        let mut record = record.clone();
-        record.title = clip(&record.title, TITLE_MAX);
-        record.description = clip(&record.description, DESCRIPTION_MAX);
-        serde_json::to_string(&record)
-            .map_err(|err| AdapterError::permanent("gate-store", err.to_string()))
-    }
-
-    /// Stores a new record; `AlreadyExisted` means this gate was seen before.
-    pub async fn create(&self, record: &GateRecord) -> Result<Created, AdapterError> {
-        let name = self.record_name(&record.gate_id)?;
-        self.store
-            .create(name.as_str(), &Self::encode(record)?)
-            .await
-    }
-
-    /// Replaces a record (after the card is posted, or the gate is decided).
-    pub async fn save(&self, record: &GateRecord) -> Result<(), AdapterError> {
-        let name = self.record_name(&record.gate_id)?;
-        self.store
-            .overwrite(name.as_str(), &Self::encode(record)?)
-            .await
-    }
-
-    /// Forgets a record whose card could not be posted, so a redelivery can try again.
-    pub async fn delete(&self, id: &GateId) -> Result<(), AdapterError> {
-        let name = self.record_name(id)?;
-        self.store.delete(name.as_str()).await
-    }
-
-    pub async fn load(&self, id: &GateId) -> Result<Option<GateRecord>, AdapterError> {
-        let name = self.record_name(id)?;
-        match self.store.get(name.as_str()).await? {
-            None => Ok(None),
-            Some(json) => serde_json::from_str(&json).map(Some).map_err(|err| {
-                AdapterError::permanent("gate-store", format!("record {id} is unreadable: {err}"))
-            }),
-        }
-    }
-
-    /// Counts one approval of `user`; `AlreadyExisted` when they had approved before.
-    pub async fn add_vote(&self, id: &GateId, user: &str) -> Result<Created, AdapterError> {
-        let name = self.votes_path(id)?.child(user).map_err(bad_name)?;
-        self.store
-            .create(name.as_str(), &chrono::Utc::now().to_rfc3339())
-            .await
-    }
-
-    /// The users who approved so far, oldest name first.
-    pub async fn votes(&self, id: &GateId) -> Result<Vec<String>, AdapterError> {
-        let path = self.votes_path(id)?;
-        let mut users: Vec<String> = self
-            .store
-            .list(path.as_str())
-            .await?
-            .into_iter()
-            .filter_map(|(name, _)| name.rsplit('/').next().map(str::to_owned))
-            .collect();
-        users.sort();
-        Ok(users)
-    }
-
-    /// Remembers `id` as the latest gate of a service.
-    pub async fn index_service(
+    pub async fn lock_rollback(
         &self,
-        cluster: &str,
-        service: &str,
-        id: &GateId,
-    ) -> Result<(), AdapterError> {
-        let name = self.service_index(cluster, service)?;
-        self.store.overwrite(name.as_str(), id.as_str()).await
+        arn: &str,
+        lock: &DecisionLock,
+    ) -> Result<Created, StoreError> {
+        logged(
+            self.table.lock_rollback(arn, lock).await,
+            "lock_rollback",
+            arn,
+        )
     }
 
-    /// The latest gate of a service, if greenlight has carded one.
+    pub async fn rollback_lock(&self, arn: &str) -> Result<Option<DecisionLock>, StoreError> {
+        logged(self.table.rollback_lock(arn).await, "rollback_lock", arn)
+    }
+
+    pub async fn unlock_rollback(&self, arn: &str) -> Result<(), StoreError> {
+        logged(
+            self.table.unlock_rollback(arn).await,
+            "unlock_rollback",
+            arn,
+        )
+    }
+
     pub async fn latest_for_service(
         &self,
         cluster: &str,
         service: &str,
-    ) -> Result<Option<GateRecord>, AdapterError> {
-        let Ok(name) = self.service_index(cluster, service) else {
-            return Ok(None);
-        };
-        match self.store.get(name.as_str()).await? {
-            Some(id) => match id.parse::<GateId>() {
-                Ok(id) => self.load(&id).await,
-                Err(_) => Ok(None),
-            },
-            None => Ok(None),
-        }
-    }
-
-    /// The key of a deployment's entries: fixed-length and parameter-name safe whatever the ARN.
-    fn deployment_key(arn: &str) -> GateId {
-        GateId::derive(&format!("deployment|{arn}"))
-    }
-
-    fn deployment_path(&self, arn: &str) -> Result<ParameterName, AdapterError> {
-        self.prefix
-            .child(&format!("deployments/{}", Self::deployment_key(arn)))
-            .map_err(bad_name)
-    }
-
-    fn rollback_name(&self, arn: &str) -> Result<ParameterName, AdapterError> {
-        self.prefix
-            .child(&format!("rollbacks/{}", Self::deployment_key(arn)))
-            .map_err(bad_name)
-    }
-
-    /// Remembers `record` as one of its deployment's gates. A gate without a service-deployment
-    /// ARN (a recipe card) belongs to no deployment and is not indexed.
-    pub async fn index_deployment(&self, record: &GateRecord) -> Result<(), AdapterError> {
-        let Some(arn) = record.service_deployment_arn.as_deref() else {
-            return Ok(());
-        };
-        let name = self
-            .deployment_path(arn)?
-            .child(record.gate_id.as_str())
-            .map_err(bad_name)?;
-        self.store
-            .overwrite(name.as_str(), record.gate_id.as_str())
-            .await
+    ) -> Result<Option<GateRecord>, StoreError> {
+        let latest = self.table.latest_for_service(cluster, service).await;
+        Ok(logged(
+            latest,
+            "latest_for_service",
+            &format!("{cluster}/{service}"),
+        )?
+        .map(|stored| stored.record))
     }
 
     /// Every gate of a deployment, the first requested first (ties: the one without a thread
     /// parent first, since that is the card the others reply under).
-    pub async fn deployment_gates(&self, arn: &str) -> Result<Vec<GateRecord>, AdapterError> {
-        let path = self.deployment_path(arn)?;
-        let mut gates = Vec::new();
-        for (_, id) in self.store.list(path.as_str()).await? {
-            if let Ok(id) = id.parse::<GateId>()
-                && let Some(record) = self.load(&id).await?
-            {
-                gates.push(record);
-            }
-        }
+    pub async fn deployment_gates(&self, arn: &str) -> Result<Vec<GateRecord>, StoreError> {
+        let mut gates: Vec<GateRecord> = logged(
+            self.table.deployment_gates(arn).await,
+            "deployment_gates",
+            arn,
+        )?
+        .into_iter()
+        .map(|stored| stored.record)
+        .collect();
         gates.sort_by_key(|record| {
             (
                 record.requested_at,
@@ -236,55 +241,27 @@ impl GateStore {
         Ok(gates)
     }
 
-    /// Takes a deployment's "Roll back now" lock; `AlreadyExisted` means someone asked first.
-    pub async fn lock_rollback(
-        &self,
-        arn: &str,
-        lock: &DecisionLock,
-    ) -> Result<Created, AdapterError> {
-        let name = self.rollback_name(arn)?;
-        let json = serde_json::to_string(lock)
-            .map_err(|err| AdapterError::permanent("gate-store", err.to_string()))?;
-        self.store.create(name.as_str(), &json).await
-    }
-
-    /// Who holds a deployment's "Roll back now" lock, if anyone.
-    pub async fn rollback_lock(&self, arn: &str) -> Result<Option<DecisionLock>, AdapterError> {
-        let name = self.rollback_name(arn)?;
-        Ok(self
-            .store
-            .get(name.as_str())
-            .await?
-            .and_then(|json| serde_json::from_str(&json).ok()))
-    }
-
-    /// Releases the lock after ECS refused the rollback, so someone can try again.
-    pub async fn unlock_rollback(&self, arn: &str) -> Result<(), AdapterError> {
-        let name = self.rollback_name(arn)?;
-        self.store.delete(name.as_str()).await
-    }
-
-    /// Every record still open, oldest request first.
-    pub async fn open_gates(&self) -> Result<Vec<GateRecord>, AdapterError> {
-        let mut open: Vec<GateRecord> = self
-            .store
-            .list(self.prefix.as_str())
-            .await?
-            .into_iter()
-            .filter(|(name, _)| name.ends_with("/record"))
-            .filter_map(|(_, json)| serde_json::from_str::<GateRecord>(&json).ok())
-            .filter(|record| record.status.is_open())
-            .collect();
-        open.sort_by_key(|record| record.requested_at);
-        Ok(open)
+    pub async fn open_gates(&self, which: &OpenGates) -> Result<Vec<GateRecord>, StoreError> {
+        let mut gates: Vec<GateRecord> = logged(
+            self.table.open_gates(which).await,
+            "open_gates",
+            &format!("{which:?}"),
+        )?
+        .into_iter()
+        .map(|stored| stored.record)
+        .collect();
+        gates.sort_by_key(|record| record.requested_at);
+        Ok(gates)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::gate::{ParameterName, TimeoutAction};
     use crate::domain::notification::GateRequest;
-    use crate::memory::MemoryParameterStore;
+    use crate::domain::record::{CardLocation, GateStatus};
+    use crate::store::memory::MemoryGateTable;
 
     fn record(id: &str) -> GateRecord {
         let request = GateRequest {
@@ -309,94 +286,96 @@ mod tests {
         GateRecord::from_request(&request)
     }
 
-    #[tokio::test]
-    async fn records_votes_and_index_round_trip() {
-        let gates = GateStore::new(
-            Arc::new(MemoryParameterStore::new()),
-            ParameterName::new("/g").unwrap(),
-        );
-        let first = record("a");
-        assert_eq!(gates.create(&first).await.unwrap(), Created::New);
-        assert_eq!(gates.create(&first).await.unwrap(), Created::AlreadyExisted);
-        let loaded = gates.load(&first.gate_id).await.unwrap().unwrap();
-        assert_eq!(loaded.description.chars().count(), DESCRIPTION_MAX);
-        assert!(serde_json::to_string(&loaded).unwrap().len() < 4096);
-        assert_eq!(
-            gates.add_vote(&first.gate_id, "U2").await.unwrap(),
-            Created::New
-        );
-        assert_eq!(
-            gates.add_vote(&first.gate_id, "U1").await.unwrap(),
-            Created::New
-        );
-        assert_eq!(
-            gates.add_vote(&first.gate_id, "U2").await.unwrap(),
-            Created::AlreadyExisted
-        );
-        assert_eq!(gates.votes(&first.gate_id).await.unwrap(), vec!["U1", "U2"]);
-        gates
-            .index_service("prod", "web", &first.gate_id)
-            .await
-            .unwrap();
-        let latest = gates
-            .latest_for_service("prod", "web")
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(latest.gate_id, first.gate_id);
-        assert_eq!(gates.open_gates().await.unwrap().len(), 1);
-        let mut closed = loaded.clone();
-        closed.status = crate::domain::record::GateStatus::TimedOut {
-            action: crate::domain::gate::TimeoutAction::Rollback,
-            at: chrono::Utc::now(),
-        };
-        gates.save(&closed).await.unwrap();
-        assert!(gates.open_gates().await.unwrap().is_empty());
+    fn gates() -> Gates {
+        Gates::new(Arc::new(MemoryGateTable::new()))
     }
 
     #[tokio::test]
-    async fn a_deployments_gates_and_its_rollback_lock() {
-        let gates = GateStore::new(
-            Arc::new(MemoryParameterStore::new()),
-            ParameterName::new("/g").unwrap(),
-        );
-        let arn = "arn:aws:ecs:eu-west-1:123456789012:service-deployment/prod/web/d1";
-        let mut first = record("first");
-        first.service_deployment_arn = Some(arn.into());
-        first.requested_at = Some(chrono::Utc::now() - chrono::Duration::minutes(5));
-        let mut second = record("second");
-        second.service_deployment_arn = Some(arn.into());
-        second.requested_at = Some(chrono::Utc::now());
-        for gate in [&second, &first] {
-            gates.create(gate).await.unwrap();
-            gates.index_deployment(gate).await.unwrap();
-        }
-        // A recipe gate has no deployment and is not indexed.
-        gates.index_deployment(&record("recipe")).await.unwrap();
-        let found: Vec<GateId> = gates
-            .deployment_gates(arn)
+    async fn an_update_re_applies_its_change_and_never_reopens_a_closed_gate() {
+        let gates = gates();
+        let first = record("a");
+        assert_eq!(gates.create(&first).await.unwrap(), Created::New);
+        assert_eq!(gates.create(&first).await.unwrap(), Created::AlreadyExisted);
+        let id = first.gate_id.clone();
+        let carded = gates
+            .update(&id, |r| {
+                r.card = Some(CardLocation {
+                    channel: "C1".into(),
+                    ts: "1.2".into(),
+                    thread_ts: None,
+                })
+            })
             .await
             .unwrap()
-            .into_iter()
-            .map(|g| g.gate_id)
-            .collect();
-        assert_eq!(found, vec![first.gate_id.clone(), second.gate_id.clone()]);
-        assert!(gates.deployment_gates("other").await.unwrap().is_empty());
-        // The index entries are not records.
-        assert_eq!(gates.open_gates().await.unwrap().len(), 2);
-
-        let lock = DecisionLock {
-            decision: crate::domain::gate::Decision::Rejected,
-            by: "U1".into(),
-            at: chrono::Utc::now(),
-        };
-        assert_eq!(gates.lock_rollback(arn, &lock).await.unwrap(), Created::New);
-        assert_eq!(
-            gates.lock_rollback(arn, &lock).await.unwrap(),
-            Created::AlreadyExisted
+            .unwrap();
+        assert!(carded.changed() && !carded.closed());
+        let closed = gates
+            .update(&id, |r| {
+                r.status = GateStatus::TimedOut {
+                    action: TimeoutAction::Rollback,
+                    at: Utc::now(),
+                }
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(closed.closed());
+        // A change that would reopen it is refused by the store, so the update gives up.
+        let reopened = gates.update(&id, |r| r.status = GateStatus::Open).await;
+        assert!(
+            matches!(reopened, Err(StoreError::Conflict { .. })),
+            "{reopened:?}"
         );
-        assert_eq!(gates.rollback_lock(arn).await.unwrap().unwrap().by, "U1");
-        gates.unlock_rollback(arn).await.unwrap();
-        assert_eq!(gates.rollback_lock(arn).await.unwrap(), None);
+        assert!(!gates.load(&id).await.unwrap().unwrap().status.is_open());
+        assert!(
+            gates
+                .update(&GateId::derive("none"), |_| {})
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn votes_count_once_and_only_while_open() {
+        let gates = gates();
+        let gate = record("v");
+        gates.create(&gate).await.unwrap();
+        let id = &gate.gate_id;
+        assert_eq!(
+            gates.add_vote(id, "U2", Utc::now()).await.unwrap(),
+            Taken::New
+        );
+        assert_eq!(
+            gates.add_vote(id, "U1", Utc::now()).await.unwrap(),
+            Taken::New
+        );
+        assert_eq!(
+            gates.add_vote(id, "U2", Utc::now()).await.unwrap(),
+            Taken::AlreadyExisted
+        );
+        assert_eq!(gates.votes(id).await.unwrap(), vec!["U1", "U2"]);
+        gates
+            .update(id, |r| {
+                r.status = GateStatus::TimedOut {
+                    action: TimeoutAction::Rollback,
+                    at: Utc::now(),
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            gates.add_vote(id, "U3", Utc::now()).await.unwrap(),
+            Taken::GateClosed
+        );
+        let lock = DecisionLock {
+            decision: crate::domain::gate::Decision::Approved,
+            by: "U1".into(),
+            at: Utc::now(),
+        };
+        assert_eq!(
+            gates.lock_decision(id, &lock).await.unwrap(),
+            Taken::GateClosed
+        );
     }
 }

@@ -6,10 +6,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use chrono::Utc;
+use axum::http::StatusCode;
 use serde::Deserialize;
 
 use crate::card::{REROUTE_ACTION_ID, ROLLBACK_ACTION_ID, ROLLBACK_NOW_ACTION_ID};
@@ -18,16 +16,17 @@ use crate::policy::Action;
 
 use super::Bot;
 use super::decisions::Via;
-use super::error::BotError;
-use super::router::read_body;
+use super::edge::error::BotError;
+use super::edge::extract::{SlackBody, VerifiedSlack};
 
 #[derive(Debug, Deserialize)]
 struct Form {
     payload: String,
 }
 
+/// A `block_actions` interaction, as much of it as greenlight reads.
 #[derive(Debug, Deserialize)]
-struct Payload {
+pub struct Payload {
     #[serde(rename = "type")]
     kind: String,
     user: Option<IdOnly>,
@@ -48,29 +47,20 @@ struct ActionPayload {
     value: Option<String>,
 }
 
-/// Verifies a Slack request's signature, or refuses it with 401.
-pub fn verify_slack(bot: &Bot, headers: &HeaderMap, body: &[u8]) -> Result<(), BotError> {
-    bot.slack_requests
-        .verify(headers, body, Utc::now())
-        .map_err(|refusal| {
-            let reason = refusal.reason();
-            tracing::warn!(event = "slack.refused", reason = %reason);
-            BotError::Unauthorized(reason)
+impl SlackBody for Payload {
+    fn parse(body: &[u8]) -> Result<Payload, BotError> {
+        let form: Form = serde_urlencoded::from_bytes(body)
+            .map_err(|_| BotError::BadRequest("expected a form with a payload field".to_owned()))?;
+        serde_json::from_str(&form.payload).map_err(|_| {
+            BotError::BadRequest("the payload is not an interaction payload".to_owned())
         })
+    }
 }
 
 pub async fn receive(
     State(bot): State<Arc<Bot>>,
-    headers: HeaderMap,
-    body: Body,
+    VerifiedSlack(payload): VerifiedSlack<Payload>,
 ) -> Result<StatusCode, BotError> {
-    let body = read_body(body).await?;
-    verify_slack(&bot, &headers, &body)?;
-    let form: Form = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| BotError::BadRequest("expected a form with a payload field".to_owned()))?;
-    let payload: Payload = serde_json::from_str(&form.payload).map_err(|_| {
-        BotError::BadRequest("the payload is not an interaction payload".to_owned())
-    })?;
     if payload.kind != "block_actions" {
         return Ok(StatusCode::OK);
     }

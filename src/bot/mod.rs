@@ -1,51 +1,115 @@
 //! The bot: one axum router behind the Lambda function URL (and `greenlight serve` locally).
 //!
 //! It takes signed SNS notifications and posts gate cards, takes signed Slack clicks and `/deploy`
-//! commands, checks who may decide, and makes the decision take effect. The URL is public, so each
-//! route authenticates its caller itself before anything else happens.
+//! commands, checks who may decide, and makes the decision take effect. The house, from the door
+//! inwards:
+//! - [`edge`]: the router, the refusals and the extractors that authenticate a request before any
+//!   handler runs (a handler that takes a `VerifiedSlack<…>` or a `VerifiedSns` cannot forget to);
+//! - the workflows, each a set of methods on the one [`Bot`] value: [`intake`] (SNS messages
+//!   into gates), [`decisions`] (clicks and `/deploy approve|rollback`), [`pause`] (Flow B),
+//!   [`rollback_now`], [`progress`] (deployment state on the cards), [`commands`] (`/deploy`);
+//! - what every workflow shares: [`gates`] (the gate store with its optimistic updates),
+//!   [`closing`] (the one way a gate closes), [`cards`] (the card and its thread).
 
 pub mod cards;
+pub mod closing;
 pub mod commands;
 pub mod decisions;
-pub mod error;
+pub mod edge;
 pub mod gates;
+pub mod intake;
 pub mod interactions;
 pub mod pause;
 pub mod progress;
 pub mod rollback_now;
-pub mod router;
 pub mod settings;
-pub mod sns_intake;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::policy::{GroupDirectory, Policy};
+use crate::policy::{CachedGroups, GroupDirectory, Policy};
 use crate::ports::{AdapterError, Deployments, ParameterStore, SubscriptionConfirmer};
 use crate::slack::api::SlackApi;
 use crate::slack::signature::SlackRequestVerifier;
+use crate::sns::certificates::CertificateStore;
 use crate::sns::verify::SnsVerifier;
+use crate::store::GateTable;
 
-pub use router::app;
+pub use edge::router::app;
 pub use settings::BotSettings;
 
-/// Everything a request handler needs, built once at start-up.
-pub struct Bot {
-    pub settings: BotSettings,
-    pub sns: SnsVerifier,
-    pub slack_requests: SlackRequestVerifier,
+use gates::Gates;
+
+/// The outside services a bot talks to, each behind its port: real clients in `wiring`, stand-ins
+/// in the rehearsal, moto and the doubles in tests.
+pub struct BotServices {
+    /// Slack's Web API.
     pub slack: Arc<dyn SlackApi>,
-    /// Decision parameters (Flow A) live here, and so do gate records through [`gates`].
+    /// Where Flow A's decision parameters are written: SSM.
     pub decisions: Arc<dyn ParameterStore>,
-    pub gates: gates::GateStore,
-    pub policy: Policy,
-    pub groups: Arc<dyn GroupDirectory>,
+    /// Where gates, votes and locks are kept: the DynamoDB table.
+    pub gates: Arc<dyn GateTable>,
+    /// Confirms SNS subscriptions through the API.
     pub subscriptions: Arc<dyn SubscriptionConfirmer>,
+    /// ECS's service-deployment APIs.
     pub deployments: Arc<dyn Deployments>,
+    /// SNS signing certificates (pinned, cached, fetched).
+    pub certificates: Arc<CertificateStore>,
+    /// Who is in a Slack user group; `None` asks Slack (`usergroups.users.list`), cached.
+    pub groups: Option<Arc<dyn GroupDirectory>>,
+}
+
+/// Everything a request handler needs, built once at start-up by [`Bot::new`].
+pub struct Bot {
+    settings: BotSettings,
+    sns: SnsVerifier,
+    slack_requests: SlackRequestVerifier,
+    slack: Arc<dyn SlackApi>,
+    decisions: Arc<dyn ParameterStore>,
+    gates: Gates,
+    policy: Policy,
+    groups: Arc<dyn GroupDirectory>,
+    subscriptions: Arc<dyn SubscriptionConfirmer>,
+    deployments: Arc<dyn Deployments>,
 }
 
 impl Bot {
+    /// The one way to build a bot: `wiring`, the rehearsal and the tests all come through here.
+    /// `signing_secret` is the resolved Slack signing secret (the settings may only name it).
+    pub fn new(
+        settings: BotSettings,
+        signing_secret: &str,
+        policy: Policy,
+        services: BotServices,
+    ) -> Bot {
+        let groups = services.groups.unwrap_or_else(|| {
+            Arc::new(CachedGroups::new(SlackGroups::new(Arc::clone(
+                &services.slack,
+            ))))
+        });
+        Bot {
+            sns: SnsVerifier::new(
+                settings.allowed_topic_arns.clone(),
+                settings.sns_max_age,
+                services.certificates,
+            ),
+            slack_requests: SlackRequestVerifier::new(signing_secret),
+            slack: services.slack,
+            decisions: services.decisions,
+            gates: Gates::new(services.gates),
+            policy,
+            groups,
+            subscriptions: services.subscriptions,
+            deployments: services.deployments,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &BotSettings {
+        &self.settings
+    }
+
     /// The channel for a gate's card: its rule's channel, else the default one.
     pub fn channel_for(&self, cluster: Option<&str>, service: Option<&str>) -> Option<String> {
         self.policy

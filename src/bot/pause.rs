@@ -13,7 +13,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::card::{AuditEvent, escape};
+use crate::card::escape;
 use crate::domain::gate::{Decision, GateId, TimeoutAction};
 use crate::domain::notification::EcsEvent;
 use crate::domain::progress::{
@@ -26,8 +26,9 @@ use crate::slack::api::OutgoingMessage;
 use crate::sns::verify::SnsEnvelope;
 
 use super::Bot;
+use super::closing::Closing;
 use super::decisions::Outcome;
-use super::error::BotError;
+use super::edge::error::BotError;
 
 /// Who a gate is recorded as decided by when greenlight continued a first deployment itself.
 pub const FIRST_DEPLOYMENT_DECIDER: &str = "greenlight (first deployment)";
@@ -75,8 +76,7 @@ async fn open_pause_gate(
             return Ok("gate already carded\n".to_owned());
         }
         Ok(None) => {}
-        Err(error) => {
-            tracing::error!(event = "gate.store_failed", gate_id = %gate_id, error = %error);
+        Err(_) => {
             return Err(BotError::Unavailable("could not read the gate".to_owned()));
         }
     }
@@ -97,8 +97,8 @@ async fn open_pause_gate(
     };
     let earlier = match bot.gates.deployment_gates(&arn).await {
         Ok(gates) => gates,
-        Err(error) => {
-            tracing::warn!(event = "gate.store_failed", gate_id = %gate_id, error = %error, "the deployment's earlier gates are unknown; this card starts its own thread");
+        Err(_) => {
+            tracing::warn!(event = "gate.thread_unknown", gate_id = %gate_id, "the deployment's earlier gates are unknown; this card starts its own thread");
             Vec::new()
         }
     };
@@ -109,8 +109,7 @@ async fn open_pause_gate(
             tracing::info!(event = "gate.duplicate", gate_id = %gate_id, message_id = %envelope.message_id);
             return Ok("gate already carded\n".to_owned());
         }
-        Err(error) => {
-            tracing::error!(event = "gate.store_failed", gate_id = %gate_id, error = %error);
+        Err(_) => {
             return Err(BotError::Unavailable(
                 "could not record the gate".to_owned(),
             ));
@@ -244,14 +243,17 @@ async fn continue_first_deployment(
     bot.deployments
         .continue_hook(&arn, &hook_id, HookAction::Continue)
         .await?;
-    let now = Utc::now();
-    record.status = GateStatus::Decided {
+    let status = GateStatus::Decided {
         decision: Decision::Approved,
         by: FIRST_DEPLOYMENT_DECIDER.to_owned(),
-        at: now,
+        at: Utc::now(),
     };
-    if let Err(error) = bot.gates.save(record).await {
-        tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error, "continued, but the record was not updated");
+    // There is no card to redraw: the note below says what happened instead.
+    if let Ok(Some(update)) = bot
+        .close_gate(&record.gate_id, Closing::new(status, "gate.closed").quiet())
+        .await
+    {
+        *record = update.after;
     }
     let rule = bot
         .policy
@@ -284,12 +286,11 @@ async fn continue_first_deployment(
 async fn hook_ended(bot: &Bot, hook: &HookEvent) -> Result<String, BotError> {
     let arn = hook.deployment.to_string();
     let gate_id = GateId::for_pause(&arn, &hook.hook_id);
-    let mut record = match bot.gates.load(&gate_id).await {
+    let record = match bot.gates.load(&gate_id).await {
         Ok(Some(record)) => record,
         // A pause greenlight never carded (a first deployment it let through, another tool's).
         Ok(None) => return Ok("no gate for this pause\n".to_owned()),
-        Err(error) => {
-            tracing::error!(event = "gate.store_failed", gate_id = %gate_id, error = %error);
+        Err(_) => {
             return Err(BotError::Unavailable("could not read the gate".to_owned()));
         }
     };
@@ -305,7 +306,7 @@ async fn hook_ended(bot: &Bot, hook: &HookEvent) -> Result<String, BotError> {
         // greenlight's own decision (or an earlier delivery of this event) closed the card:
         // only the live state may have moved on.
         if let Some(state) = &state {
-            refresh_progress(bot, &mut record, state, at).await;
+            refresh_progress(bot, &gate_id, state, at).await;
         }
         return Ok("gate already closed\n".to_owned());
     }
@@ -314,7 +315,7 @@ async fn hook_ended(bot: &Bot, hook: &HookEvent) -> Result<String, BotError> {
     if let Ok(Some(_)) = bot.gates.decision_lock(&gate_id).await {
         return Ok("greenlight's own decision is being recorded\n".to_owned());
     }
-    record.status = match hook.name {
+    let status = match hook.name {
         HookEventName::TimedOut => GateStatus::TimedOut {
             action: timeout_action_taken(&record, state.as_ref(), &hook.hook_id),
             at,
@@ -328,23 +329,16 @@ async fn hook_ended(bot: &Bot, hook: &HookEvent) -> Result<String, BotError> {
             at,
         },
     };
-    if let Some(state) = &state {
-        record.deployment = live_progress(record.deployment.as_ref(), state, at);
-    }
-    if let Err(error) = bot.gates.save(&record).await {
-        tracing::error!(event = "gate.store_failed", gate_id = %gate_id, error = %error);
-        return Err(BotError::Unavailable(
+    let progress = state
+        .as_ref()
+        .and_then(|state| live_progress(record.deployment.as_ref(), state, at));
+    let closing = Closing::new(status, "gate.closed_by_ecs").with_progress(progress);
+    match bot.close_gate(&gate_id, closing).await {
+        Ok(_) => Ok("card updated\n".to_owned()),
+        Err(_) => Err(BotError::Unavailable(
             "could not update the gate".to_owned(),
-        ));
+        )),
     }
-    tracing::info!(event = "gate.closed_by_ecs", flow = "pause", gate_id = %gate_id, hook_event = hook.name.as_str());
-    if let Err(error) = bot.refresh_card(&record, Vec::new()).await {
-        tracing::warn!(event = "slack.card_update_failed", gate_id = %gate_id, error = %error);
-    }
-    if let Some(note) = AuditEvent::from_status(&record.status) {
-        bot.note_in_thread(&record, &note).await;
-    }
-    Ok("card updated\n".to_owned())
 }
 
 /// What ECS did when the pause expired: the hook's own timeout action as ECS reports it, else
@@ -391,25 +385,21 @@ fn live_progress(
 }
 
 /// Saves and redraws a closed card when ECS reports something new about its deployment.
-async fn refresh_progress(
-    bot: &Bot,
-    record: &mut GateRecord,
-    state: &DeploymentState,
-    at: DateTime<Utc>,
-) {
-    let Some(progress) = live_progress(record.deployment.as_ref(), state, at) else {
-        return;
-    };
-    if !progress.is_news_after(record.deployment.as_ref()) {
-        return;
-    }
-    record.deployment = Some(progress);
-    if let Err(error) = bot.gates.save(record).await {
-        tracing::warn!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error);
-        return;
-    }
-    if let Err(error) = bot.refresh_card(record, Vec::new()).await {
-        tracing::warn!(event = "slack.card_update_failed", gate_id = %record.gate_id, error = %error);
+async fn refresh_progress(bot: &Bot, gate_id: &GateId, state: &DeploymentState, at: DateTime<Utc>) {
+    let update = bot
+        .gates
+        .update(gate_id, |record| {
+            if let Some(progress) = live_progress(record.deployment.as_ref(), state, at)
+                && progress.is_news_after(record.deployment.as_ref())
+            {
+                record.deployment = Some(progress);
+            }
+        })
+        .await;
+    if let Ok(Some(update)) = update
+        && update.changed()
+    {
+        bot.redraw(&update.after).await;
     }
 }
 

@@ -9,7 +9,7 @@
 
 use chrono::Utc;
 
-use crate::card::{AuditEvent, escape};
+use crate::card::escape;
 use crate::domain::notification::EcsEvent;
 use crate::domain::progress::{DeploymentEvent, DeploymentPhase, DeploymentProgress};
 use crate::domain::record::{GateRecord, GateStatus};
@@ -17,7 +17,8 @@ use crate::slack::api::OutgoingMessage;
 use crate::sns::verify::SnsEnvelope;
 
 use super::Bot;
-use super::error::BotError;
+use super::closing::Closing;
+use super::edge::error::BotError;
 
 /// Handles a deployment event about a service greenlight has carded. `None` leaves the event to
 /// the generic handling in `sns_intake` (a thread note, or a plain post for a service without a
@@ -33,8 +34,8 @@ pub async fn deployment_event(
     let latest = match bot.gates.latest_for_service(cluster, service).await {
         Ok(Some(record)) if record.card.is_some() => record,
         Ok(_) => return None,
-        Err(error) => {
-            tracing::warn!(event = "gate.store_failed", error = %error, message_id = %envelope.message_id);
+        Err(_) => {
+            tracing::warn!(event = "deployment.gate_unknown", message_id = %envelope.message_id, "the gate store did not answer; the event is posted as it is");
             return None;
         }
     };
@@ -91,37 +92,15 @@ pub async fn deployment_event(
         );
     }
     let is_news = progress.is_news_after(previous.as_ref());
-    let mut root: Option<GateRecord> = None;
-    for mut gate in gates {
-        gate.deployment = Some(progress.clone());
-        // A gate still open when ECS itself says its deployment is rolling back or over cannot
-        // be decided any more. Only ECS's own answer closes it, never the event alone.
-        let closes = gate.status.is_open()
-            && confirmed.is_some_and(|phase| phase != DeploymentPhase::InProgress);
-        if closes {
-            gate.status = GateStatus::ResolvedElsewhere {
-                outcome: format!("the deployment {}", progress.status_line(Utc::now())),
-                at,
-            };
-        }
-        if let Err(error) = bot.gates.save(&gate).await {
-            tracing::warn!(event = "gate.store_failed", gate_id = %gate.gate_id, error = %error);
-        }
-        let votes = if gate.status.is_open() {
-            bot.gates.votes(&gate.gate_id).await.unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        if let Err(error) = bot.refresh_card(&gate, votes).await {
-            tracing::warn!(event = "slack.card_update_failed", gate_id = %gate.gate_id, error = %error);
-        }
-        if closes && let Some(note) = AuditEvent::from_status(&gate.status) {
-            bot.note_in_thread(&gate, &note).await;
-        }
-        if root.is_none() && gate.card.is_some() {
-            root = Some(gate);
-        }
-    }
+    // A gate still open when ECS itself says its deployment is rolling back or over cannot be
+    // decided any more. Only ECS's own answer closes it, never the event alone.
+    let closing = confirmed
+        .filter(|phase| *phase != DeploymentPhase::InProgress)
+        .map(|_| GateStatus::ResolvedElsewhere {
+            outcome: format!("the deployment {}", progress.status_line(Utc::now())),
+            at,
+        });
+    let root = bot.spread_progress(&gates, &progress, closing, false).await;
     tracing::info!(event = "deployment.state", gate_id = %latest.gate_id, ecs_event = %news.name, deployment_id = news.deployment_id.as_deref().unwrap_or(""), phase = ?phase, confirmed_by_ecs = confirmed.is_some(), news = is_news);
     if is_news && let Some(root) = &root {
         bot.note_text_in_thread(root, &progress.note(Utc::now()))
@@ -131,6 +110,60 @@ pub async fn deployment_event(
 }
 
 impl Bot {
+    /// Puts `progress` on each of a deployment's gates, and closes those still open as `closing`
+    /// (their thread note left to the caller when `quiet`). Each gate is its own conditional
+    /// update: the progress is re-applied to a fresh read, and an open gate closes only if it
+    /// is still open then. Returns the deployment's first carded gate, whose thread is the
+    /// deployment's.
+    pub(super) async fn spread_progress(
+        &self,
+        gates: &[GateRecord],
+        progress: &DeploymentProgress,
+        closing: Option<GateStatus>,
+        quiet: bool,
+    ) -> Option<GateRecord> {
+        let mut root: Option<GateRecord> = None;
+        for gate in gates {
+            let updated = match &closing {
+                Some(status) => {
+                    let mut closing = Closing::new(status.clone(), "gate.closed_by_ecs")
+                        .with_progress(Some(progress.clone()));
+                    if quiet {
+                        closing = closing.quiet();
+                    }
+                    self.close_gate(&gate.gate_id, closing).await
+                }
+                None => {
+                    let update = self
+                        .gates
+                        .update(&gate.gate_id, |record| {
+                            record.deployment = Some(progress.clone())
+                        })
+                        .await;
+                    if let Ok(Some(update)) = &update
+                        && update.changed()
+                    {
+                        self.redraw(&update.after).await;
+                    }
+                    update
+                }
+            };
+            let current = match updated {
+                Ok(Some(update)) => {
+                    if update.closed() {
+                        self.forget_decision(&update.after).await;
+                    }
+                    update.after
+                }
+                _ => gate.clone(),
+            };
+            if root.is_none() && current.card.is_some() {
+                root = Some(current);
+            }
+        }
+        root
+    }
+
     /// A plain-text reply in a card's thread, ending with the gate id like every audit entry.
     pub(super) async fn note_text_in_thread(&self, record: &GateRecord, text: &str) {
         let Some(card) = &record.card else {

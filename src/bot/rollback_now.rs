@@ -15,9 +15,9 @@ use crate::domain::progress::{DeploymentPhase, DeploymentProgress};
 use crate::domain::record::{GateRecord, GateStatus};
 use crate::policy::{Action, Refusal};
 use crate::ports::Created;
+use crate::store::DecisionLock;
 
 use super::Bot;
-use super::decisions::DecisionLock;
 
 /// What came of one "Roll back now" click.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,8 +103,7 @@ impl Bot {
         let record = match self.gates.load(gate).await {
             Ok(Some(record)) => record,
             Ok(None) => return RollbackNow::UnknownGate,
-            Err(error) => {
-                tracing::warn!(event = "gate.store_failed", gate_id = %gate, error = %error);
+            Err(_) => {
                 return RollbackNow::Failed {
                     reason: "the gate store is unavailable",
                 };
@@ -182,8 +181,7 @@ impl Bot {
                 };
                 return RollbackNow::AlreadyRequested { by };
             }
-            Err(error) => {
-                tracing::warn!(event = "gate.store_failed", gate_id = %gate, error = %error);
+            Err(_) => {
                 return RollbackNow::Failed {
                     reason: "the rollback could not be recorded",
                 };
@@ -191,9 +189,8 @@ impl Bot {
         }
         if let Err(error) = self.deployments.stop_with_rollback(&arn).await {
             tracing::warn!(event = "gate.dependency_failed", gate_id = %gate, error = %error, reason = "ECS did not stop the deployment");
-            if let Err(error) = self.gates.unlock_rollback(&arn).await {
-                tracing::error!(event = "gate.store_failed", gate_id = %gate, error = %error, "the rollback lock could not be released");
-            }
+            // A failure to release is logged by the store.
+            let _ = self.gates.unlock_rollback(&arn).await;
             return RollbackNow::Failed {
                 reason: "ECS did not stop the deployment",
             };
@@ -232,49 +229,26 @@ impl Bot {
             },
             None => vec![record.clone()],
         };
-        let mut root: Option<GateRecord> = None;
-        for mut gate in gates {
-            gate.deployment = Some(progress.clone());
-            // A later pause of the same deployment may still be open; once the deployment rolls
-            // back or ends there is nothing left to decide on it.
-            // Closed by someone's "Roll back now", it reads as their rollback; closed because ECS
-            // says the deployment already ended, as resolved outside greenlight.
-            let closes = gate.status.is_open() && progress.phase != DeploymentPhase::InProgress;
-            if closes {
-                gate.status = match &progress.rollback_requested_by {
-                    Some(by) => GateStatus::Decided {
-                        decision: Decision::Rejected,
-                        by: by.clone(),
-                        at: progress.updated_at,
-                    },
-                    None => GateStatus::ResolvedElsewhere {
-                        outcome: format!("the deployment {}", progress.status_line(Utc::now())),
-                        at: progress.updated_at,
-                    },
-                };
+        // A later pause of the same deployment may still be open; once the deployment rolls back
+        // or ends there is nothing left to decide on it. Closed by someone's "Roll back now", it
+        // reads as their rollback (whose one note the caller posts); closed because ECS says the
+        // deployment already ended, as resolved outside greenlight.
+        let closing = (progress.phase != DeploymentPhase::InProgress).then(|| {
+            match &progress.rollback_requested_by {
+                Some(by) => GateStatus::Decided {
+                    decision: Decision::Rejected,
+                    by: by.clone(),
+                    at: progress.updated_at,
+                },
+                None => GateStatus::ResolvedElsewhere {
+                    outcome: format!("the deployment {}", progress.status_line(Utc::now())),
+                    at: progress.updated_at,
+                },
             }
-            if let Err(error) = self.gates.save(&gate).await {
-                tracing::warn!(event = "gate.store_failed", gate_id = %gate.gate_id, error = %error);
-            }
-            let votes = if gate.status.is_open() {
-                self.gates.votes(&gate.gate_id).await.unwrap_or_default()
-            } else {
-                Vec::new()
-            };
-            if let Err(error) = self.refresh_card(&gate, votes).await {
-                tracing::warn!(event = "slack.card_update_failed", gate_id = %gate.gate_id, error = %error);
-            }
-            // A rollback someone asked for gets its one note from the caller.
-            if closes
-                && progress.rollback_requested_by.is_none()
-                && let Some(note) = AuditEvent::from_status(&gate.status)
-            {
-                self.note_in_thread(&gate, &note).await;
-            }
-            if root.is_none() && gate.card.is_some() {
-                root = Some(gate);
-            }
-        }
-        root.unwrap_or_else(|| record.clone())
+        });
+        let quiet = progress.rollback_requested_by.is_some();
+        self.spread_progress(&gates, progress, closing, quiet)
+            .await
+            .unwrap_or_else(|| record.clone())
     }
 }

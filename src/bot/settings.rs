@@ -8,6 +8,7 @@ use crate::config::{
     policy_file, required,
 };
 use crate::domain::gate::ParameterName;
+use crate::store::DEFAULT_RETENTION;
 
 /// A secret given either as its value (for local runs) or as the name of an SSM SecureString
 /// parameter (on AWS), so it never has to sit in the template or the repository.
@@ -28,8 +29,6 @@ impl std::fmt::Debug for SecretSource {
 
 /// Default `GREENLIGHT_SLACK_API_URL`.
 pub const SLACK_API_URL: &str = "https://slack.com/api";
-/// Default `GREENLIGHT_GATE_PREFIX`.
-pub const DEFAULT_GATE_PREFIX: &str = "/greenlight/gates";
 /// Default `GREENLIGHT_SNS_MAX_AGE`: an SNS message older than this is refused as a replay.
 pub const DEFAULT_SNS_MAX_AGE: Duration = Duration::from_secs(3600);
 
@@ -51,8 +50,10 @@ pub struct BotSettings {
     pub slack_api_url: String,
     /// `GREENLIGHT_DECISION_PREFIX`: a card may only ever write under it.
     pub decision_prefix: ParameterName,
-    /// `GREENLIGHT_GATE_PREFIX`: where gate records and votes live.
-    pub gate_prefix: ParameterName,
+    /// `GREENLIGHT_TABLE`: the DynamoDB table where gates, votes and locks live.
+    pub table: String,
+    /// `GREENLIGHT_RETENTION`: how long a closed gate stays in the table (its TTL).
+    pub retention: Duration,
     /// `GREENLIGHT_POLICY_FILE`.
     pub policy_file: Option<PathBuf>,
     /// `GREENLIGHT_APPROVERS`: the one-rule policy when there is no file.
@@ -81,6 +82,14 @@ fn secret(
             format!("is required (or {value_variable} with the value itself)"),
         )),
     }
+}
+
+/// DynamoDB's rule for table names.
+fn is_table_name(text: &str) -> bool {
+    (3..=255).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 fn is_channel_id(text: &str) -> bool {
@@ -125,23 +134,30 @@ impl BotSettings {
                 _ => Err(format!("`{text}` is not an http(s) URL")),
             },
         )?;
-        let gate_prefix = parse_or(
-            env,
-            "GREENLIGHT_GATE_PREFIX",
-            ParameterName::new(DEFAULT_GATE_PREFIX)
-                .map_err(|err| ConfigError::new("GREENLIGHT_GATE_PREFIX", err.to_string()))?,
-            |text| ParameterName::new(text.trim_end_matches('/')).map_err(|err| err.to_string()),
-        )?;
-        let decision_prefix = decision_prefix(env)?;
-        if gate_prefix.is_under(&decision_prefix)
-            || decision_prefix.is_under(&gate_prefix)
-            || gate_prefix == decision_prefix
-        {
+        if optional(env, "GREENLIGHT_GATE_PREFIX").is_some() {
             return Err(ConfigError::new(
                 "GREENLIGHT_GATE_PREFIX",
-                "must not overlap GREENLIGHT_DECISION_PREFIX: a card could otherwise overwrite gate records",
+                "is retired: gate records moved from SSM to a DynamoDB table; unset it and set \
+                 GREENLIGHT_TABLE to the table's name (`greenlight table create` makes one)",
             ));
         }
+        let table = required(env, "GREENLIGHT_TABLE")?;
+        if !is_table_name(&table) {
+            return Err(ConfigError::new(
+                "GREENLIGHT_TABLE",
+                format!("`{table}` is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)"),
+            ));
+        }
+        let retention = parse_or(env, "GREENLIGHT_RETENTION", DEFAULT_RETENTION, |text| {
+            let retention = parse_duration(text)?;
+            if retention < Duration::from_secs(24 * 3600) {
+                return Err(format!(
+                    "`{text}` is too short; a closed gate must outlive its card's last update by days"
+                ));
+            }
+            Ok(retention)
+        })?;
+        let decision_prefix = decision_prefix(env)?;
         Ok(BotSettings {
             allowed_topic_arns,
             sns_cert_dir: optional(env, "GREENLIGHT_SNS_CERT_DIR").map(PathBuf::from),
@@ -165,7 +181,8 @@ impl BotSettings {
             slack_channel,
             slack_api_url,
             decision_prefix,
-            gate_prefix,
+            table,
+            retention,
             policy_file: policy_file(env),
             approvers: optional(env, "GREENLIGHT_APPROVERS"),
         })
@@ -190,6 +207,7 @@ mod tests {
             ),
             ("GREENLIGHT_SLACK_SIGNING_SECRET", "s3cret"),
             ("GREENLIGHT_SLACK_CHANNEL", "C0123456789"),
+            ("GREENLIGHT_TABLE", "greenlight-gates"),
         ])
     }
 
@@ -201,7 +219,8 @@ mod tests {
             vec!["arn:aws:sns:us-east-1:123456789012:gates"]
         );
         assert_eq!(settings.slack_api_url, "https://slack.com/api");
-        assert_eq!(settings.gate_prefix.as_str(), "/greenlight/gates");
+        assert_eq!(settings.table, "greenlight-gates");
+        assert_eq!(settings.retention, DEFAULT_RETENTION);
         assert_eq!(settings.sns_max_age, Duration::from_secs(3600));
         assert!(matches!(
             settings.slack_bot_token,
@@ -210,6 +229,17 @@ mod tests {
         assert_eq!(
             format!("{:?}", settings.slack_signing_secret),
             "Value(<redacted>)"
+        );
+    }
+
+    #[test]
+    fn the_retired_gate_prefix_says_what_replaced_it() {
+        let mut env = base();
+        env.insert("GREENLIGHT_GATE_PREFIX", "/greenlight/gates");
+        let err = BotSettings::from_env(&env).unwrap_err().to_string();
+        assert!(
+            err.contains("GREENLIGHT_TABLE") && err.contains("retired"),
+            "{err}"
         );
     }
 
@@ -248,9 +278,13 @@ mod tests {
             ),
             (
                 "GREENLIGHT_GATE_PREFIX",
-                Some("/greenlight/decisions/gates"),
+                Some("/greenlight/gates"),
                 "GREENLIGHT_GATE_PREFIX",
             ),
+            ("GREENLIGHT_TABLE", None, "GREENLIGHT_TABLE"),
+            ("GREENLIGHT_TABLE", Some("no spaces"), "GREENLIGHT_TABLE"),
+            ("GREENLIGHT_RETENTION", Some("1h"), "GREENLIGHT_RETENTION"),
+            ("GREENLIGHT_RETENTION", Some("soon"), "GREENLIGHT_RETENTION"),
             (
                 "GREENLIGHT_SNS_MAX_AGE",
                 Some("5s"),

@@ -37,8 +37,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use serde_json::Map;
 
-use crate::bot::gates::GateStore;
-use crate::bot::{Bot, BotSettings};
+use crate::bot::{Bot, BotServices, BotSettings};
 use crate::config::{EnvSource, HookSettings, ProcessEnv, optional};
 use crate::domain::gate::{ParameterName, TimeoutAction};
 use crate::domain::stage::LifecycleStage;
@@ -46,11 +45,9 @@ use crate::hook::Hook;
 use crate::policy::{Action, StaticGroups};
 use crate::ports::HookAction;
 use crate::slack::api::SlackApi;
-use crate::slack::signature::SlackRequestVerifier;
 use crate::slack::web::{DEFAULT_API_URL, SlackWebApi};
 use crate::sns::certificates::CertificateStore;
 use crate::sns::signer::SnsSigner;
-use crate::sns::verify::SnsVerifier;
 
 use console::{Console, human};
 use ecs::{DeploymentPlan, EcsCall, Hooks, LambdaHook, Outcome, Pace, PauseHook, SimulatedEcs};
@@ -60,7 +57,7 @@ use options::{Expected, Flow, Options, Play, Story, expected_after};
 use people::{ALICE, Acts, Evidence, MALLORY, People};
 use slack::{SlackClicks, TerminalSlack};
 use sns::{LoopbackTopic, NoFetch, NoSubscriptions};
-use store::{RunStore, StoreChoice};
+use store::RunStore;
 use timeline::Timeline;
 
 pub use options::DemoArgs;
@@ -130,8 +127,7 @@ impl Rehearsal {
         let run_id = hex::encode(random::<4>()?);
         let root = ParameterName::new(format!("/greenlight-rehearsal/{run_id}"))?;
         let decision_prefix = root.child("decisions")?;
-        let gate_prefix = root.child("gates")?;
-        let store = RunStore::open(StoreChoice::from_env(env), root)
+        let store = RunStore::open(options.store.choose(env), root, &run_id)
             .await
             .map_err(|error| anyhow!(error))?;
 
@@ -183,28 +179,22 @@ impl Rehearsal {
             ("GREENLIGHT_SLACK_SIGNING_SECRET", signing_secret.as_str()),
             ("GREENLIGHT_SLACK_CHANNEL", channel.as_str()),
             ("GREENLIGHT_DECISION_PREFIX", decision_prefix.as_str()),
-            ("GREENLIGHT_GATE_PREFIX", gate_prefix.as_str()),
+            ("GREENLIGHT_TABLE", "greenlight-rehearsal"),
             ("GREENLIGHT_APPROVERS", ALICE.user_id),
         ]);
         let settings = BotSettings::from_env(&bot_env).context("the bot's settings")?;
         let policy = crate::wiring::bot_policy(&settings).context("the bot's policy")?;
         let slack_api: Arc<dyn SlackApi> = slack.clone();
-        let bot = Arc::new(Bot {
-            sns: SnsVerifier::new(
-                settings.allowed_topic_arns.clone(),
-                settings.sns_max_age,
-                Arc::new(certificates),
-            ),
-            slack_requests: SlackRequestVerifier::new(&signing_secret),
+        let services = BotServices {
             slack: slack_api,
             decisions: Arc::clone(&store.store),
-            gates: GateStore::new(Arc::clone(&store.store), settings.gate_prefix.clone()),
-            policy,
-            groups: Arc::new(StaticGroups::new()),
+            gates: Arc::clone(&store.gates),
             subscriptions: Arc::new(NoSubscriptions),
             deployments: ecs.clone(),
-            settings,
-        });
+            certificates: Arc::new(certificates),
+            groups: Some(Arc::new(StaticGroups::new())),
+        };
+        let bot = Arc::new(Bot::new(settings, &signing_secret, policy, services));
         let served = Served::start(crate::bot::app(bot))
             .await
             .context("serving the bot on a loopback port")?;
@@ -301,10 +291,10 @@ impl Rehearsal {
         let (expected, checks) = self.check(&outcome, &acts);
         self.summary(&outcome, expected, &checks);
         match self.store.clean_up().await {
-            Ok(0) => {}
+            Ok(removed) if !removed.table => {}
             Ok(removed) => self.console.say(&format!(
-                "removed the {removed} parameters this run wrote under {}",
-                self.store.root
+                "removed this run's gate table, and the {} parameters left under {}",
+                removed.parameters, self.store.root
             )),
             Err(error) => self.console.say(&format!(
                 "could not remove what this run wrote under {}: {error}",
@@ -411,9 +401,9 @@ impl Rehearsal {
             }
         };
         let store = match &self.gate {
-            Gate::Lambda(_) => ("decisions", self.store.describe()),
+            Gate::Lambda(_) => ("stores", self.store.describe()),
             Gate::Pause(_) => (
-                "gates",
+                "stores",
                 format!(
                     "{}\ndecisions go to ECS as ContinueServiceDeployment, not to parameters",
                     self.store.describe()

@@ -34,6 +34,38 @@ pub struct DemoArgs {
     /// The deployment outcome that counts as success; by default the story's own.
     #[arg(long, value_enum, value_name = "OUTCOME")]
     pub expect: Option<Expected>,
+    /// Where decisions and gates are kept: in memory, or SSM and a DynamoDB table of the run's
+    /// own (moto or AWS, through AWS_ENDPOINT_URL and the usual credentials). `auto` takes AWS
+    /// when the environment points at it.
+    #[arg(long, value_enum, default_value_t = StoreFlag::Auto)]
+    pub store: StoreFlag,
+}
+
+/// What `--store` chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreFlag {
+    /// AWS when AWS_ENDPOINT_URL or AWS credentials are set, else memory.
+    Auto,
+    /// In memory, whatever the environment says.
+    Memory,
+    /// SSM Parameter Store and DynamoDB.
+    Aws,
+}
+
+impl StoreFlag {
+    pub fn choose(self, env: &dyn crate::config::EnvSource) -> super::store::StoreChoice {
+        use super::store::StoreChoice;
+        match self {
+            StoreFlag::Auto => StoreChoice::from_env(env),
+            StoreFlag::Memory => StoreChoice::Memory,
+            StoreFlag::Aws => match StoreChoice::from_env(env) {
+                StoreChoice::Memory => StoreChoice::Aws {
+                    because: "--store aws",
+                },
+                aws => aws,
+            },
+        }
+    }
 }
 
 /// The two ways greenlight gates a deployment, which `--flow` chooses.
@@ -153,6 +185,7 @@ pub struct Options {
     pub flow: Flow,
     pub play: Play,
     pub expect: Option<Expected>,
+    pub store: StoreFlag,
     pub timings: Timings,
 }
 
@@ -167,6 +200,7 @@ impl Options {
             flow: args.flow,
             play,
             expect: args.expect,
+            store: args.store,
             timings: Timings::for_play(play, args.speed),
         }
     }

@@ -26,11 +26,7 @@ fn quorum_two() -> Options {
 
 /// Where the gate's card was posted, from its record.
 async fn card_of(bot: &TestBot, gate: &str) -> (String, String) {
-    let record = bot
-        .parameter(&format!("{}/{gate}/record", bot.gate_prefix))
-        .await
-        .expect("the gate record");
-    let record: Value = serde_json::from_str(&record).expect("record JSON");
+    let record = bot.gate_record(gate).await.expect("the gate record");
     (
         record["card"]["channel"]
             .as_str()
@@ -101,9 +97,9 @@ fn ephemerals_to(bot: &TestBot, user: &str) -> Vec<String> {
 
 /// The decision lock's JSON (who decided), if any.
 async fn decision_lock(bot: &TestBot, gate: &str) -> Option<Value> {
-    bot.parameter(&format!("{}/{gate}/decision", bot.gate_prefix))
+    bot.decision_lock(gate)
         .await
-        .map(|json| serde_json::from_str(&json).expect("lock JSON"))
+        .map(|lock| serde_json::to_value(lock).expect("lock JSON"))
 }
 
 #[tokio::test]
@@ -855,20 +851,32 @@ async fn signed_bodies_that_are_not_card_clicks_change_nothing() {
 async fn a_failed_decision_write_releases_the_lock_and_decides_nothing() {
     let bot = TestBot::start().await;
     let (gate, parameter) = bot.open_gate("writefails").await;
-    for failing_prefix in [bot.decision_prefix.clone(), bot.gate_prefix.clone()] {
-        let flaky = bot
-            .sibling_with_store(std::sync::Arc::new(crate::support::bot::FailingCreates {
-                inner: bot.moto_store().await,
-                failing_prefix: failing_prefix.clone(),
-            }))
-            .await;
+    let failing_ssm: std::sync::Arc<dyn greenlight::ports::ParameterStore> =
+        std::sync::Arc::new(crate::support::bot::FailingCreates {
+            inner: bot.moto_store().await,
+            failing_prefix: bot.decision_prefix.clone(),
+        });
+    let failing_table: std::sync::Arc<dyn greenlight::store::GateTable> =
+        std::sync::Arc::new(crate::support::bot::FailingLocks {
+            inner: bot.gate_table.clone(),
+        });
+    let siblings = [
+        (
+            "the decision write",
+            failing_ssm,
+            bot.gate_table.clone() as _,
+        ),
+        ("the lock write", bot.moto_store().await, failing_table),
+    ];
+    for (failing, store, gates) in siblings {
+        let flaky = bot.sibling_with_stores(store, gates).await;
         let body = TestBot::click_body(ALICE, CHANNEL, REROUTE_ACTION_ID, &gate);
         let (status, text) = send(&flaky, bot.slack_request("/slack/interactions", body)).await;
         assert_eq!(status, StatusCode::OK, "{text}");
-        assert_eq!(bot.parameter(&parameter).await, None, "{failing_prefix}");
+        assert_eq!(bot.parameter(&parameter).await, None, "{failing}");
         assert!(
             decision_lock(&bot, &gate).await.is_none(),
-            "{failing_prefix}: the lock is not left behind"
+            "{failing}: the lock is not left behind"
         );
     }
     let told = ephemerals_to(&bot, ALICE);
@@ -879,7 +887,7 @@ async fn a_failed_decision_write_releases_the_lock_and_decides_nothing() {
         told[0]
     );
     assert!(
-        told[1].contains("Nothing was decided: the decision could not be recorded"),
+        told[1].contains("Nothing was decided: the gate store is unavailable"),
         "{}",
         told[1]
     );

@@ -129,7 +129,7 @@ async fn approve_reroutes_and_completes() {
         .shows_the_card_and_the_timeline()
         .logs_quietly()
         .shows("story      approve:")
-        .shows("decisions  in memory (MemoryParameterStore)")
+        .shows("stores     in memory (MemoryParameterStore, MemoryGateTable)")
         .shows("RECONCILE_SERVICE              prod blue   test blue   hook: SUCCEEDED")
         .shows("POST_TEST_TRAFFIC_SHIFT        prod blue   test green  hook: invoked, gated stage")
         .shows("alice   clicks Reroute → POST /slack/interactions, signed")
@@ -252,23 +252,18 @@ async fn interactively_the_person_at_the_terminal_decides() {
 async fn with_an_aws_endpoint_the_decisions_go_to_ssm_and_are_cleaned_up() {
     let run = finish(demo(&["--speed", "4"]).envs(moto::moto_env())).await;
     run.succeeded()
-        .shows("decisions  SSM Parameter Store, under /greenlight-rehearsal/")
+        .shows("stores     SSM Parameter Store, under /greenlight-rehearsal/")
         .shows("(because AWS_ENDPOINT_URL is set; removed at the end)")
         .shows("✔ as the story expects (rerouted)")
-        .shows("parameters this run wrote under /greenlight-rehearsal/");
+        .shows(
+            "removed this run's gate table, and the 0 parameters left under /greenlight-rehearsal/",
+        );
     nothing_is_left_in_ssm(&run).await;
 }
 
-/// The run named its SSM path and removed everything under it.
+/// The run named its SSM path and its table: the hook deleted the decision it read, so nothing
+/// was left under the path (SSM holds only decisions not yet read), and the table is gone.
 async fn nothing_is_left_in_ssm(run: &Run) {
-    let removed: usize = run
-        .stdout
-        .split("removed the ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|count| count.parse().ok())
-        .expect("the run says how many parameters it removed");
-    assert!(removed > 0, "the run really wrote its gate to SSM");
     let run_path = run
         .stdout
         .split_whitespace()
@@ -276,7 +271,8 @@ async fn nothing_is_left_in_ssm(run: &Run) {
         .expect("the run names its SSM path")
         .trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
         .to_owned();
-    let ssm = aws_sdk_ssm::Client::new(&moto::sdk_config().await);
+    let config = moto::sdk_config().await;
+    let ssm = aws_sdk_ssm::Client::new(&config);
     let left = ssm
         .get_parameters_by_path()
         .path(&run_path)
@@ -288,6 +284,18 @@ async fn nothing_is_left_in_ssm(run: &Run) {
         left.parameters.unwrap_or_default().is_empty(),
         "nothing is left under {run_path}"
     );
+    let table = run
+        .stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("greenlight-rehearsal-"))
+        .expect("the run names its table")
+        .to_owned();
+    let described = aws_sdk_dynamodb::Client::new(&config)
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await;
+    assert!(described.is_err(), "table {table} was deleted");
 }
 
 #[tokio::test]
@@ -299,7 +307,7 @@ async fn pause_approve_continues_the_deployment_and_ecs_reports_it_completed() {
         .logs_quietly()
         .shows("story      approve:")
         .shows("a PAUSE hook at POST_TEST_TRAFFIC_SHIFT: timeout 2 min, then ROLLBACK")
-        .shows("gates      in memory (MemoryParameterStore)")
+        .shows("stores     in memory (MemoryParameterStore, MemoryGateTable)")
         .shows("alice   clicks Reroute → POST /slack/interactions, signed")
         .shows("ecs     ← ContinueServiceDeployment(action CONTINUE); the pause hook SUCCEEDED")
         .shows("│ ✅ Rerouted by @U0DEMOALICE at ")
@@ -441,13 +449,15 @@ async fn lambda_roll_back_now_during_bake_stops_the_deployment_once() {
 }
 
 #[tokio::test]
-async fn pause_with_an_aws_endpoint_keeps_the_gates_in_ssm_and_cleans_up() {
+async fn pause_with_an_aws_endpoint_keeps_the_gates_in_dynamodb_and_cleans_up() {
     let run = finish(demo(&["--flow", "pause", "--speed", "4"]).envs(moto::moto_env())).await;
     run.succeeded()
-        .shows("gates      SSM Parameter Store, under /greenlight-rehearsal/")
+        .shows("stores     SSM Parameter Store, under /greenlight-rehearsal/")
         .shows("decisions go to ECS as ContinueServiceDeployment, not to parameters")
         .shows("✔ ECS received ContinueServiceDeployment(CONTINUE), once")
         .shows("✔ as the story expects (rerouted)")
-        .shows("parameters this run wrote under /greenlight-rehearsal/");
+        .shows(
+            "removed this run's gate table, and the 0 parameters left under /greenlight-rehearsal/",
+        );
     nothing_is_left_in_ssm(&run).await;
 }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use greenlight::domain::gate::GateId;
 use greenlight::domain::record::GateRecord;
+use greenlight::store::GateTable;
 use serde_json::{Value, json};
 
 use crate::support::bot::{ALICE, BOB, CHANNEL, MALLORY, Options, TestBot};
@@ -139,12 +140,12 @@ async fn open_pause(bot: &TestBot, cluster: &str) -> (String, String) {
 }
 
 async fn record(bot: &TestBot, gate: &str) -> GateRecord {
-    bot.bot
-        .gates
+    bot.gate_table
         .load(&gate.parse().expect("gate id"))
         .await
         .expect("gate store")
         .expect("a record")
+        .record
 }
 
 /// The card as it stands now in the Slack double.

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::support::bot::{ALICE, CHANNEL, MALLORY, SIGNING_SECRET, TestBot};
-use greenlight::bot::router::BODY_LIMIT;
+use greenlight::bot::edge::extract::BODY_LIMIT;
 use greenlight::slack::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers};
 
 fn content_type(headers: &HeaderMap) -> String {

@@ -1,6 +1,7 @@
 //! `POST /sns`: gate requests become cards; everything else is refused or posted as it is.
 
 use axum::http::StatusCode;
+use greenlight::store::GateTable;
 use serde_json::json;
 
 use crate::support::bot::{CHANNEL, TestBot};
@@ -209,12 +210,11 @@ async fn ecs_events_about_a_carded_service_go_to_its_thread() {
     let bot = TestBot::start().await;
     let (gate, _) = bot.open_gate("threaded").await;
     let card = bot
-        .bot
-        .gates
+        .gate_table
         .load(&gate.parse().unwrap())
         .await
         .unwrap()
-        .and_then(|record| record.card)
+        .and_then(|stored| stored.record.card)
         .expect("the card was posted and remembered");
     let event = json!({"version": "0", "id": "2", "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
         "account": ACCOUNT, "time": "2026-11-26T10:00:00Z", "region": REGION,

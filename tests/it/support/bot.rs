@@ -10,17 +10,18 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use bytes::Bytes;
 use chrono::Utc;
+use greenlight::aws::dynamodb::DynamoGateTable;
 use greenlight::aws::ecs::EcsDeployments;
 use greenlight::aws::sns::SnsSubscriptions;
 use greenlight::aws::ssm::SsmParameterStore;
-use greenlight::bot::gates::GateStore;
-use greenlight::bot::{Bot, BotSettings, SlackGroups};
-use greenlight::policy::CachedGroups;
+use greenlight::bot::{Bot, BotServices, BotSettings};
+use greenlight::domain::gate::GateId;
 use greenlight::ports::{AdapterError, ParameterStore};
-use greenlight::slack::signature::{SlackRequestVerifier, signed_headers};
+use greenlight::slack::signature::signed_headers;
 use greenlight::sns::certificates::{CertificateFetcher, CertificateStore, SigningCertUrl};
 use greenlight::sns::signer::SnsSigner;
-use greenlight::sns::verify::{SignatureVersion, SnsVerifier};
+use greenlight::sns::verify::SignatureVersion;
+use greenlight::store::{DecisionLock, GateTable, StoreError, Taken};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -95,7 +96,11 @@ pub struct TestBot {
     pub topic_arn: String,
     pub signer: SnsSigner,
     pub decision_prefix: String,
-    pub gate_prefix: String,
+    /// The bot's own DynamoDB table on moto.
+    pub table: String,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// The adapter the bot uses, for its count of items read.
+    pub gate_table: Arc<DynamoGateTable>,
     /// The bot's certificate store: tests pin more certificates (an expired one, say) into it.
     pub certificates: Arc<CertificateStore>,
     _policy_dir: Option<tempfile::TempDir>,
@@ -114,7 +119,7 @@ impl TestBot {
         let ecs = EcsDouble::start().await;
         let root = moto::unique("glbot");
         let decision_prefix = format!("/{root}/decisions");
-        let gate_prefix = format!("/{root}/gates");
+        let table = root.clone();
         let policy_dir = options.policy.as_ref().map(|text| {
             let dir = tempfile::tempdir().expect("tempdir");
             std::fs::write(dir.path().join("policy.toml"), text).expect("write policy");
@@ -130,7 +135,7 @@ impl TestBot {
             ("GREENLIGHT_SLACK_CHANNEL".into(), CHANNEL.into()),
             ("GREENLIGHT_SLACK_API_URL".into(), slack.base_url.clone()),
             ("GREENLIGHT_DECISION_PREFIX".into(), decision_prefix.clone()),
-            ("GREENLIGHT_GATE_PREFIX".into(), gate_prefix.clone()),
+            ("GREENLIGHT_TABLE".into(), table.clone()),
         ]);
         match &policy_dir {
             Some(dir) => {
@@ -155,10 +160,12 @@ impl TestBot {
         let signer = SnsSigner::new(REGION).expect("signer");
         let certificates = Arc::new(CertificateStore::new(Arc::new(MotoCertificates)));
         signer.pin_into(&certificates).expect("pin");
+        let gate_table = Arc::new(moto::gate_table(&config, &table).await);
         let bot = Arc::new(
             build_bot(
                 settings,
                 ssm_store(&ssm_config),
+                gate_table.clone(),
                 &sns_config,
                 &slack,
                 &ecs,
@@ -176,7 +183,9 @@ impl TestBot {
             topic_arn,
             signer,
             decision_prefix,
-            gate_prefix,
+            table,
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            gate_table,
             certificates,
             _policy_dir: policy_dir,
         }
@@ -187,16 +196,22 @@ impl TestBot {
     /// to decide one while SSM is down.
     pub async fn sibling_with_ssm_at(&self, ssm_endpoint: &str) -> Router {
         let ssm_config = moto::sdk_config_at(ssm_endpoint).await;
-        self.sibling_with_store(ssm_store(&ssm_config)).await
+        self.sibling_with_stores(ssm_store(&ssm_config), self.gate_table.clone())
+            .await
     }
 
     /// A second router like [`sibling_with_ssm_at`](TestBot::sibling_with_ssm_at), over any
-    /// parameter store (moto's wrapped in a failing one, say).
-    pub async fn sibling_with_store(&self, store: Arc<dyn ParameterStore>) -> Router {
+    /// parameter store and gate table (moto's wrapped in failing ones, say).
+    pub async fn sibling_with_stores(
+        &self,
+        store: Arc<dyn ParameterStore>,
+        gates: Arc<dyn GateTable>,
+    ) -> Router {
         let config = moto::sdk_config().await;
         let bot = build_bot(
-            self.bot.settings.clone(),
+            self.bot.settings().clone(),
             store,
+            gates,
             &config,
             &self.slack,
             &self.ecs,
@@ -367,26 +382,43 @@ impl TestBot {
             .and_then(|p| p.value)
     }
 
-    /// Every parameter under both prefixes: what the bot has written.
+    /// What the bot has written: every parameter under the decision prefix, and every item in
+    /// its table (as `pk sk`).
     pub async fn written(&self) -> Vec<String> {
-        let mut names = Vec::new();
-        for prefix in [&self.decision_prefix, &self.gate_prefix] {
-            let out = self
-                .ssm
-                .get_parameters_by_path()
-                .path(prefix.as_str())
-                .recursive(true)
-                .send()
-                .await
-                .expect("list");
-            names.extend(
-                out.parameters
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|p| p.name),
-            );
-        }
+        let out = self
+            .ssm
+            .get_parameters_by_path()
+            .path(self.decision_prefix.as_str())
+            .recursive(true)
+            .send()
+            .await
+            .expect("list");
+        let mut names: Vec<String> = out
+            .parameters
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.name)
+            .collect();
+        names.extend(moto::table_items(&self.dynamodb, &self.table).await);
         names
+    }
+
+    /// The gate's record as the bot stored it, as JSON.
+    pub async fn gate_record(&self, gate: &str) -> Option<Value> {
+        let stored = self
+            .gate_table
+            .load(&gate.parse::<GateId>().expect("gate id"))
+            .await
+            .expect("load");
+        stored.map(|stored| serde_json::to_value(&stored.record).expect("record JSON"))
+    }
+
+    /// Who holds the gate's decision lock, if anyone.
+    pub async fn decision_lock(&self, gate: &str) -> Option<DecisionLock> {
+        self.gate_table
+            .decision_lock(&gate.parse::<GateId>().expect("gate id"))
+            .await
+            .expect("lock")
     }
 }
 
@@ -403,11 +435,12 @@ pub async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String) 
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-/// The bot as `greenlight bot` wires it, with this parameter store, SNS at the given endpoint,
-/// Slack at the double and ECS at the ECS double.
+/// The bot as `greenlight bot` wires it, with this parameter store and gate table, SNS at the
+/// given endpoint, Slack at the double and ECS at the ECS double.
 async fn build_bot(
     settings: BotSettings,
     store: Arc<dyn ParameterStore>,
+    gates: Arc<dyn GateTable>,
     sns_config: &aws_config::SdkConfig,
     slack: &SlackDouble,
     ecs: &EcsDouble,
@@ -416,22 +449,16 @@ async fn build_bot(
     let policy = greenlight::wiring::bot_policy(&settings).expect("policy");
     let slack_api: Arc<dyn greenlight::slack::api::SlackApi> = Arc::new(slack.client());
     let ecs_config = moto::sdk_config_at(&ecs.url).await;
-    Bot {
-        sns: SnsVerifier::new(
-            settings.allowed_topic_arns.clone(),
-            settings.sns_max_age,
-            certificates,
-        ),
-        slack_requests: SlackRequestVerifier::new(SIGNING_SECRET),
-        groups: Arc::new(CachedGroups::new(SlackGroups::new(Arc::clone(&slack_api)))),
+    let services = BotServices {
         slack: slack_api,
-        gates: GateStore::new(Arc::clone(&store), settings.gate_prefix.clone()),
         decisions: store,
-        policy,
+        gates,
         subscriptions: Arc::new(SnsSubscriptions::new(aws_sdk_sns::Client::new(sns_config))),
         deployments: Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(&ecs_config))),
-        settings,
-    }
+        certificates,
+        groups: None,
+    };
+    Bot::new(settings, SIGNING_SECRET, policy, services)
 }
 
 fn ssm_store(config: &aws_config::SdkConfig) -> Arc<dyn ParameterStore> {
@@ -471,6 +498,90 @@ impl ParameterStore for FailingCreates {
     }
     async fn list(&self, path: &str) -> Result<Vec<(String, String)>, AdapterError> {
         self.inner.list(path).await
+    }
+}
+
+/// A gate table whose decision locks cannot be written (as DynamoDB throttling or a missing IAM
+/// permission would); everything else goes to `inner`.
+pub struct FailingLocks {
+    pub inner: Arc<dyn GateTable>,
+}
+
+#[async_trait]
+impl GateTable for FailingLocks {
+    async fn create(
+        &self,
+        record: &greenlight::domain::record::GateRecord,
+    ) -> Result<greenlight::ports::Created, StoreError> {
+        self.inner.create(record).await
+    }
+    async fn load(&self, id: &GateId) -> Result<Option<greenlight::store::Stored>, StoreError> {
+        self.inner.load(id).await
+    }
+    async fn save(
+        &self,
+        record: &greenlight::domain::record::GateRecord,
+        read_version: u64,
+    ) -> Result<greenlight::store::Saved, StoreError> {
+        self.inner.save(record, read_version).await
+    }
+    async fn forget(&self, id: &GateId, read_version: u64) -> Result<(), StoreError> {
+        self.inner.forget(id, read_version).await
+    }
+    async fn add_vote(
+        &self,
+        id: &GateId,
+        user: &str,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<Taken, StoreError> {
+        self.inner.add_vote(id, user, at).await
+    }
+    async fn votes(&self, id: &GateId) -> Result<Vec<String>, StoreError> {
+        self.inner.votes(id).await
+    }
+    async fn lock_decision(&self, _id: &GateId, _lock: &DecisionLock) -> Result<Taken, StoreError> {
+        Err(StoreError::Unavailable(AdapterError::retryable(
+            "dynamodb:TransactWriteItems",
+            "ThrottlingException: rate exceeded (test)",
+        )))
+    }
+    async fn decision_lock(&self, id: &GateId) -> Result<Option<DecisionLock>, StoreError> {
+        self.inner.decision_lock(id).await
+    }
+    async fn unlock_decision(&self, id: &GateId) -> Result<(), StoreError> {
+        self.inner.unlock_decision(id).await
+    }
+    async fn lock_rollback(
+        &self,
+        arn: &str,
+        lock: &DecisionLock,
+    ) -> Result<greenlight::ports::Created, StoreError> {
+        self.inner.lock_rollback(arn, lock).await
+    }
+    async fn rollback_lock(&self, arn: &str) -> Result<Option<DecisionLock>, StoreError> {
+        self.inner.rollback_lock(arn).await
+    }
+    async fn unlock_rollback(&self, arn: &str) -> Result<(), StoreError> {
+        self.inner.unlock_rollback(arn).await
+    }
+    async fn latest_for_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Option<greenlight::store::Stored>, StoreError> {
+        self.inner.latest_for_service(cluster, service).await
+    }
+    async fn deployment_gates(
+        &self,
+        arn: &str,
+    ) -> Result<Vec<greenlight::store::Stored>, StoreError> {
+        self.inner.deployment_gates(arn).await
+    }
+    async fn open_gates(
+        &self,
+        which: &greenlight::store::OpenGates,
+    ) -> Result<Vec<greenlight::store::Stored>, StoreError> {
+        self.inner.open_gates(which).await
     }
 }
 

@@ -87,3 +87,48 @@ pub async fn subscribe_http(config: &SdkConfig, topic_arn: &str, endpoint: &str)
         .await
         .expect("subscribe on moto");
 }
+
+/// Creates a gate table with greenlight's schema on moto, as `greenlight table create` does, and
+/// returns the adapter over it.
+pub async fn gate_table(
+    config: &SdkConfig,
+    name: &str,
+) -> greenlight::aws::dynamodb::DynamoGateTable {
+    let table = greenlight::aws::dynamodb::DynamoGateTable::new(
+        aws_sdk_dynamodb::Client::new(config),
+        name,
+        greenlight::store::DEFAULT_RETENTION,
+    );
+    assert!(
+        table
+            .create_table()
+            .await
+            .expect("create the gate table on moto"),
+        "table {name} is new"
+    );
+    table
+}
+
+/// Every item of a table on moto, as `pk sk`. A test's own check, so a Scan is fine here; the
+/// product never scans.
+pub async fn table_items(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<String> {
+    let out = client
+        .scan()
+        .table_name(table)
+        .send()
+        .await
+        .expect("scan the test table");
+    out.items
+        .unwrap_or_default()
+        .iter()
+        .map(|item| {
+            let text = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            format!("{} {}", text("pk"), text("sk"))
+        })
+        .collect()
+}

@@ -6,9 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
-use chrono::Utc;
 
 use crate::card::AuditEvent;
 use crate::domain::deployment::ServiceDeploymentArn;
@@ -23,26 +21,17 @@ use crate::slack::api::OutgoingMessage;
 use crate::sns::verify::{SnsEnvelope, SnsMessageType};
 
 use super::Bot;
-use super::error::BotError;
-use super::router::read_body;
+use super::closing::Closing;
+use super::edge::error::BotError;
+use super::edge::extract::VerifiedSns;
 
 /// Longest text posted for a message greenlight does not otherwise understand.
 const PLAIN_TEXT_MAX: usize = 2900;
 
-pub async fn receive(State(bot): State<Arc<Bot>>, body: Body) -> Result<String, BotError> {
-    let body = read_body(body).await?;
-    let envelope = match bot.sns.verify(&body, Utc::now()).await {
-        Ok(envelope) => envelope,
-        Err(refusal) => {
-            tracing::warn!(event = "sns.refused", code = refusal.code(), detail = %refusal, status = refusal.status().as_u16());
-            let reason = refusal.reason();
-            return Err(match refusal.status().as_u16() {
-                400 => BotError::BadRequest(reason),
-                503 => BotError::Unavailable(reason),
-                _ => BotError::Forbidden(reason),
-            });
-        }
-    };
+pub async fn receive(
+    State(bot): State<Arc<Bot>>,
+    VerifiedSns(envelope): VerifiedSns,
+) -> Result<String, BotError> {
     match envelope.message_type {
         SnsMessageType::SubscriptionConfirmation => confirm(&bot, &envelope).await,
         SnsMessageType::UnsubscribeConfirmation => {
@@ -131,8 +120,7 @@ async fn open_gate(
             tracing::info!(event = "gate.duplicate", gate_id = %record.gate_id, message_id = %envelope.message_id);
             return Ok("gate already carded\n".to_owned());
         }
-        Err(error) => {
-            tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error);
+        Err(_) => {
             return Err(BotError::Unavailable(
                 "could not record the gate".to_owned(),
             ));
@@ -146,50 +134,38 @@ async fn open_gate(
 }
 
 async fn follow_up_gate(bot: &Bot, follow_up: &GateFollowUp) -> Result<String, BotError> {
-    let record = match bot.gates.load(&follow_up.gate_id).await {
-        Ok(Some(record)) => record,
+    let GateEvent::TimedOut { action } = follow_up.event;
+    let status = GateStatus::TimedOut {
+        action,
+        at: follow_up.at,
+    };
+    match bot
+        .close_gate(&follow_up.gate_id, Closing::new(status, "gate.timed_out"))
+        .await
+    {
+        Ok(Some(update)) => {
+            // The hook has given up on this gate: a decision written now (or in a race with
+            // the timeout) would never be read.
+            bot.forget_decision(&update.after).await;
+            Ok(if update.closed() {
+                "card updated\n"
+            } else {
+                "gate already closed\n"
+            }
+            .to_owned())
+        }
         Ok(None) => {
-            let GateEvent::TimedOut { action } = follow_up.event;
             let text = format!(
                 "⏰ Gate `{}` timed out; the deployment was {}.",
                 follow_up.gate_id,
                 action.past_tense()
             );
-            return post_plain(bot, &text, None).await;
+            post_plain(bot, &text, None).await
         }
-        Err(error) => {
-            tracing::error!(event = "gate.store_failed", gate_id = %follow_up.gate_id, error = %error);
-            return Err(BotError::Unavailable("could not read the gate".to_owned()));
-        }
-    };
-    if !record.status.is_open() {
-        return Ok("gate already closed\n".to_owned());
-    }
-    let GateEvent::TimedOut { action } = follow_up.event;
-    let mut record = record;
-    record.status = GateStatus::TimedOut {
-        action,
-        at: follow_up.at,
-    };
-    if let Err(error) = bot.gates.save(&record).await {
-        tracing::error!(event = "gate.store_failed", gate_id = %record.gate_id, error = %error);
-        return Err(BotError::Unavailable(
+        Err(_) => Err(BotError::Unavailable(
             "could not update the gate".to_owned(),
-        ));
+        )),
     }
-    tracing::info!(event = "gate.timed_out", gate_id = %record.gate_id, action = action.as_str());
-    if let Err(error) = bot.refresh_card(&record, Vec::new()).await {
-        tracing::warn!(event = "slack.card_update_failed", gate_id = %record.gate_id, error = %error);
-    }
-    bot.note_in_thread(
-        &record,
-        &AuditEvent::TimedOut {
-            action,
-            at: follow_up.at,
-        },
-    )
-    .await;
-    Ok("card updated\n".to_owned())
 }
 
 /// Where an ECS event belongs: the cluster and service it is about.
@@ -232,13 +208,13 @@ async fn ecs_event(
         .unwrap_or("event");
     let reason = event.detail.get("reason").and_then(|v| v.as_str());
     let record = match event_service(event) {
-        Some((cluster, service)) => match bot.gates.latest_for_service(&cluster, &service).await {
-            Ok(record) => record,
-            Err(error) => {
-                tracing::warn!(event = "gate.store_failed", error = %error, message_id = %envelope.message_id);
-                None
-            }
-        },
+        // A store failure (logged by the store) posts the event as it is.
+        Some((cluster, service)) => bot
+            .gates
+            .latest_for_service(&cluster, &service)
+            .await
+            .ok()
+            .flatten(),
         None => None,
     };
     match record {

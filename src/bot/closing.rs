@@ -1,0 +1,118 @@
+//! The one way a gate closes, whoever closes it: a decision, a timeout, ECS, someone outside
+//! greenlight. Conditional save (re-applied to a fresh read on a conflict, never over another
+//! closing) → the card redrawn without its buttons → one note in its thread → one log line.
+
+use chrono::Utc;
+
+use crate::card::AuditEvent;
+use crate::domain::gate::GateId;
+use crate::domain::progress::DeploymentProgress;
+use crate::domain::record::{GateRecord, GateStatus, Resolution};
+use crate::store::StoreError;
+
+use super::Bot;
+use super::gates::Updated;
+
+/// How a gate is being closed.
+#[derive(Debug, Clone)]
+pub struct Closing {
+    /// What it closes as; must not be `Open`.
+    pub status: GateStatus,
+    /// What ECS said about the deployment, recorded whether or not this closing wins.
+    pub progress: Option<DeploymentProgress>,
+    /// The log line's `event`, e.g. `gate.timed_out`.
+    pub event: &'static str,
+    /// Whether the thread note is left to the caller (who has a better one to post).
+    pub quiet: bool,
+}
+
+impl Closing {
+    pub fn new(status: GateStatus, event: &'static str) -> Closing {
+        Closing {
+            status,
+            progress: None,
+            event,
+            quiet: false,
+        }
+    }
+
+    pub fn with_progress(mut self, progress: Option<DeploymentProgress>) -> Closing {
+        self.progress = progress;
+        self
+    }
+
+    pub fn quiet(mut self) -> Closing {
+        self.quiet = true;
+        self
+    }
+}
+
+impl Bot {
+    /// Closes the gate if it is still open. Another writer's closing that landed first stands (its
+    /// card is left as drawn); `progress` is recorded either way, since it is news about the
+    /// deployment, not about the gate. `Ok(None)`: greenlight has no such gate.
+    pub(super) async fn close_gate(
+        &self,
+        id: &GateId,
+        closing: Closing,
+    ) -> Result<Option<Updated>, StoreError> {
+        let Some(update) = self
+            .gates
+            .update(id, |record| {
+                if let Some(progress) = &closing.progress {
+                    record.deployment = Some(progress.clone());
+                }
+                if record.status.is_open() {
+                    record.status = closing.status.clone();
+                }
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        if update.closed() {
+            let record = &update.after;
+            tracing::info!(event = closing.event, gate_id = %record.gate_id, status = crate::store::status_word(&record.status), cluster = record.cluster.as_deref().unwrap_or(""), service = record.service.as_deref().unwrap_or(""));
+            self.redraw(record).await;
+            if !closing.quiet
+                && let Some(note) = AuditEvent::from_status(&record.status)
+            {
+                self.note_in_thread(record, &note).await;
+            }
+        } else if update.changed() {
+            self.redraw(&update.after).await;
+        }
+        Ok(Some(update))
+    }
+
+    /// Redraws a card from the record, with its votes while it is open; a failure is logged.
+    pub(super) async fn redraw(&self, record: &GateRecord) {
+        let votes = if record.status.is_open() {
+            self.gates.votes(&record.gate_id).await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if let Err(error) = self.refresh_card(record, votes).await {
+            tracing::warn!(event = "slack.card_update_failed", gate_id = %record.gate_id, error = %error);
+        }
+    }
+
+    /// Deletes a Flow A gate's decision parameter once no hook will read it (the gate timed out,
+    /// or its deployment ended), so that nothing of a closed gate stays in SSM.
+    pub(super) async fn forget_decision(&self, record: &GateRecord) {
+        let Resolution::Parameter { name } = &record.resolution else {
+            return;
+        };
+        if !name.is_under(&self.settings.decision_prefix) {
+            return;
+        }
+        match self.decisions.delete(name.as_str()).await {
+            Ok(()) => {
+                tracing::debug!(event = "gate.decision_forgotten", gate_id = %record.gate_id, at = %Utc::now())
+            }
+            Err(error) => {
+                tracing::warn!(event = "ssm.delete_failed", gate_id = %record.gate_id, parameter = %name, error = %error)
+            }
+        }
+    }
+}

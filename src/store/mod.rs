@@ -1,0 +1,218 @@
+//! Where the bot remembers gates: one DynamoDB table (see [`schema`]) in production, a map in the
+//! rehearsal and in unit tests, behind one trait with the same contract.
+//!
+//! The contract is what keeps concurrent requests honest, so both adapters enforce it as a
+//! condition on the write itself, never as a check before it:
+//! - a gate is created once (an SNS redelivery finds it there);
+//! - every update names the version it read and fails with [`Saved::Conflict`] when another write
+//!   came first; a write that would put a closed gate back to open fails the same way;
+//! - a vote and a decision lock are create-only and are taken only while the gate is open (a
+//!   transaction with a condition check on the gate);
+//! - "Roll back now" is claimed once per deployment.
+//!
+//! Nothing here lists the table: every read is one item or one query on a key, and the open gates
+//! come from sparse indexes that hold open gates only.
+
+pub mod memory;
+pub mod schema;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::gate::{Decision, GateId};
+use crate::domain::record::{GateRecord, GateStatus};
+use crate::ports::{AdapterError, Created};
+
+/// Default `GREENLIGHT_RETENTION`: how long a closed gate stays in the table.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// Who decided (or asked for "Roll back now"), kept create-only next to the gate: the lock that
+/// lets exactly one decision win.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionLock {
+    pub decision: Decision,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A gate record as stored, with the version a conditional update must name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub record: GateRecord,
+    pub version: u64,
+}
+
+/// What came of a conditional update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    /// Written; the gate is now at this version.
+    Saved { version: u64 },
+    /// The gate changed since it was read (or would have gone from closed back to open, or is
+    /// gone): nothing was written. Read it again and re-apply the change.
+    Conflict,
+}
+
+/// What came of a create-only write that also needs the gate to be open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// This call wrote it.
+    New,
+    /// It existed already; nothing was written.
+    AlreadyExisted,
+    /// The gate is closed (or gone); nothing was written.
+    GateClosed,
+}
+
+/// Which open gates to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenGates {
+    /// The open, carded gates whose card is in this channel.
+    InChannel(String),
+    /// The open gates of services with this name (in any cluster).
+    OfService(String),
+}
+
+/// A failed read or write of the gate store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or refused the call.
+    #[error(transparent)]
+    Unavailable(#[from] AdapterError),
+    /// The gate's item cannot be read back (bad JSON, an unknown status, a missing version).
+    #[error("gate {gate} is unreadable in the gate store: {reason}")]
+    Corrupt { gate: String, reason: String },
+    /// Every attempt of an update met a newer version.
+    #[error("gate {gate} kept changing under {attempts} attempts to update it")]
+    Conflict { gate: String, attempts: u32 },
+}
+
+/// The gate store's contract; see the module documentation.
+#[async_trait]
+pub trait GateTable: Send + Sync {
+    /// Stores a new gate at version 1; `AlreadyExisted` means this gate was seen before.
+    async fn create(&self, record: &GateRecord) -> Result<Created, StoreError>;
+    async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError>;
+    /// Replaces the gate if it is still at `read_version` and the write does not reopen it.
+    async fn save(&self, record: &GateRecord, read_version: u64) -> Result<Saved, StoreError>;
+    /// Forgets a gate whose card could not be posted, so that a redelivery can try again. Only
+    /// an uncarded gate at `read_version` is forgotten.
+    async fn forget(&self, id: &GateId, read_version: u64) -> Result<(), StoreError>;
+    /// Counts one approval of `user` while the gate is open.
+    async fn add_vote(
+        &self,
+        id: &GateId,
+        user: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Taken, StoreError>;
+    /// The users who approved so far, sorted.
+    async fn votes(&self, id: &GateId) -> Result<Vec<String>, StoreError>;
+    /// Takes the gate's decision lock while the gate is open.
+    async fn lock_decision(&self, id: &GateId, lock: &DecisionLock) -> Result<Taken, StoreError>;
+    async fn decision_lock(&self, id: &GateId) -> Result<Option<DecisionLock>, StoreError>;
+    /// Releases the lock after a decision failed to take effect.
+    async fn unlock_decision(&self, id: &GateId) -> Result<(), StoreError>;
+    /// Claims a deployment's "Roll back now".
+    async fn lock_rollback(&self, arn: &str, lock: &DecisionLock) -> Result<Created, StoreError>;
+    async fn rollback_lock(&self, arn: &str) -> Result<Option<DecisionLock>, StoreError>;
+    /// Releases the claim after ECS refused the rollback.
+    async fn unlock_rollback(&self, arn: &str) -> Result<(), StoreError>;
+    /// The most recently requested gate of a service.
+    async fn latest_for_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Option<Stored>, StoreError>;
+    /// Every gate of one service deployment, in the order they were requested.
+    async fn deployment_gates(&self, arn: &str) -> Result<Vec<Stored>, StoreError>;
+    /// Open gates, in the order they were requested. A corrupt item is logged and left out.
+    async fn open_gates(&self, which: &OpenGates) -> Result<Vec<Stored>, StoreError>;
+}
+
+/// The status word that write conditions test, one per [`GateStatus`] variant.
+pub fn status_word(status: &GateStatus) -> &'static str {
+    match status {
+        GateStatus::Open => "open",
+        GateStatus::Decided { .. } => "decided",
+        GateStatus::TimedOut { .. } => "timedOut",
+        GateStatus::ResolvedElsewhere { .. } => "resolvedElsewhere",
+    }
+}
+
+/// Whether `word` is one that [`status_word`] writes.
+pub fn is_status_word(word: &str) -> bool {
+    matches!(word, "open" | "decided" | "timedOut" | "resolvedElsewhere")
+}
+
+/// When DynamoDB's TTL may delete a gate: `retention` after it closed, or, while it is open,
+/// `retention` after its deadline (after it was asked for, when it has no deadline).
+pub fn expires_at(record: &GateRecord, retention: Duration, now: DateTime<Utc>) -> DateTime<Utc> {
+    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(90));
+    let base = match &record.status {
+        GateStatus::Open => record
+            .deadline
+            .or(record.requested_at)
+            .unwrap_or(now)
+            .max(now),
+        GateStatus::Decided { at, .. }
+        | GateStatus::TimedOut { at, .. }
+        | GateStatus::ResolvedElsewhere { at, .. } => *at,
+    };
+    base + retention
+}
+
+/// The index key that orders gates by when they were asked for: RFC 3339 in UTC with
+/// milliseconds sorts as text in time order; the gate id breaks ties.
+pub fn requested_key(record: &GateRecord, now: DateTime<Utc>) -> String {
+    let at = record.requested_at.unwrap_or(now);
+    format!(
+        "{}#{}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        record.gate_id
+    )
+}
+
+/// SNS messages may be 256 KiB and a do-it-yourself hook may fill its description: the free text
+/// of a record is clipped so that an item stays far below DynamoDB's 400 KB.
+pub fn clipped(record: &GateRecord) -> GateRecord {
+    const DESCRIPTION_MAX: usize = 3000;
+    const TITLE_MAX: usize = 200;
+    let mut record = record.clone();
+    record.title = crate::domain::text::clip(&record.title, TITLE_MAX);
+    record.description = crate::domain::text::clip(&record.description, DESCRIPTION_MAX);
+    record
+}
+
+/// Reads a stored record's JSON and status word back, refusing what does not read.
+pub fn decode(
+    gate: &str,
+    json: Option<&str>,
+    status: Option<&str>,
+    version: Option<u64>,
+) -> Result<Stored, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        gate: gate.to_owned(),
+        reason,
+    };
+    let json = json.ok_or_else(|| corrupt("the item has no record".to_owned()))?;
+    let version = version.ok_or_else(|| corrupt("the item has no version".to_owned()))?;
+    let status = status.ok_or_else(|| corrupt("the item has no status".to_owned()))?;
+    if !is_status_word(status) {
+        return Err(corrupt(format!("unknown status `{status}`")));
+    }
+    let record: GateRecord = serde_json::from_str(json)
+        .map_err(|err| corrupt(format!("its record is not a gate record: {err}")))?;
+    if status_word(&record.status) != status {
+        return Err(corrupt(format!(
+            "its status `{status}` disagrees with its record's `{}`",
+            status_word(&record.status)
+        )));
+    }
+    if record.gate_id.as_str() != gate {
+        return Err(corrupt(format!("its record names gate {}", record.gate_id)));
+    }
+    Ok(Stored { record, version })
+}
