@@ -216,3 +216,115 @@ pub fn decode(
     }
     Ok(Stored { record, version })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::gate::TimeoutAction;
+    use crate::domain::record::Resolution;
+
+    fn record(status: GateStatus) -> GateRecord {
+        GateRecord {
+            gate_id: GateId::derive("r"),
+            resolution: Resolution::PauseHook {
+                hook_id: "h".into(),
+            },
+            title: "t".into(),
+            description: String::new(),
+            region: None,
+            cluster: None,
+            service: None,
+            service_deployment_arn: None,
+            stage: None,
+            target_revision: None,
+            source_revisions: vec![],
+            requested_at: None,
+            deadline: None,
+            timeout_action: None,
+            console_url: None,
+            test_url: None,
+            card: None,
+            status,
+            step: None,
+            deployment: None,
+        }
+    }
+
+    #[test]
+    fn a_closed_gate_expires_a_retention_after_it_closed_an_open_one_after_its_deadline() {
+        let now = Utc::now();
+        let day = Duration::from_secs(24 * 3600);
+        let closed_at = now - chrono::Duration::days(3);
+        let closed = record(GateStatus::TimedOut {
+            action: TimeoutAction::Rollback,
+            at: closed_at,
+        });
+        assert_eq!(
+            expires_at(&closed, day, now),
+            closed_at + chrono::Duration::days(1)
+        );
+        let mut open = record(GateStatus::Open);
+        open.deadline = Some(now + chrono::Duration::hours(20));
+        assert_eq!(
+            expires_at(&open, day, now),
+            now + chrono::Duration::hours(44)
+        );
+        // An open gate whose deadline passed long ago still lives a retention from now on.
+        open.deadline = Some(now - chrono::Duration::days(30));
+        assert_eq!(expires_at(&open, day, now), now + chrono::Duration::days(1));
+    }
+
+    #[test]
+    fn what_does_not_read_back_is_corrupt_with_its_reason() {
+        let good = record(GateStatus::Open);
+        let json = serde_json::to_string(&good).unwrap();
+        let id = good.gate_id.as_str();
+        assert_eq!(
+            decode(id, Some(&json), Some("open"), Some(3)).unwrap(),
+            Stored {
+                record: good.clone(),
+                version: 3
+            }
+        );
+        let cases = [
+            (
+                Some("{not json"),
+                Some("open"),
+                Some(1),
+                "not a gate record",
+            ),
+            (
+                Some(json.as_str()),
+                Some("paused"),
+                Some(1),
+                "unknown status",
+            ),
+            (Some(json.as_str()), Some("decided"), Some(1), "disagrees"),
+            (Some(json.as_str()), Some("open"), None, "no version"),
+            (None, Some("open"), Some(1), "no record"),
+        ];
+        for (record, status, version, reason) in cases {
+            match decode(id, record, status, version) {
+                Err(StoreError::Corrupt { gate, reason: why }) => {
+                    assert_eq!(gate, id);
+                    assert!(why.contains(reason), "{why}");
+                }
+                other => panic!("{reason}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            decode("gl-000000000000", Some(&json), Some("open"), Some(1)),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn requested_keys_sort_in_time_order() {
+        let mut earlier = record(GateStatus::Open);
+        earlier.requested_at = Some("2026-11-01T09:59:59.5Z".parse().unwrap());
+        let mut later = record(GateStatus::Open);
+        later.requested_at = Some("2026-11-01T10:00:00Z".parse().unwrap());
+        let now = Utc::now();
+        assert!(requested_key(&earlier, now) < requested_key(&later, now));
+    }
+}

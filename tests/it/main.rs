@@ -12,4 +12,5 @@ mod router;
 mod slack;
 mod sns_intake;
 mod sns_refusals;
+mod store;
 mod support;

@@ -104,6 +104,27 @@ async fn a_hook_publish_reaches_slack_as_a_card_through_moto() {
         !all.contains(&bot.decision_prefix),
         "no parameter name on the card"
     );
+
+    // The click writes the decision; the hook's next invocation reads it, answers ECS and
+    // deletes it: SSM holds nothing of this gate afterwards, and the gate lives in the table.
+    assert_eq!(
+        bot.click(crate::support::bot::ALICE, "greenlight.reroute", &gate_id)
+            .await,
+        axum::http::StatusCode::OK
+    );
+    let mut again = payload.clone();
+    again["hookDetails"] = response["hookDetails"].clone();
+    let response = serde_json::to_value(hook.handle(&again, None).await).unwrap();
+    assert_eq!(response["hookStatus"], "SUCCEEDED");
+    let written = bot.written().await;
+    assert!(
+        written.iter().all(|name| !name.starts_with('/')),
+        "no parameter is left in SSM: {written:?}"
+    );
+    assert!(
+        written.contains(&format!("GATE#{gate_id} GATE")),
+        "the gate is in the table: {written:?}"
+    );
 }
 
 async fn wait_for<T>(read: impl Fn() -> Vec<T>) -> Vec<T> {

@@ -16,12 +16,14 @@ use greenlight::aws::sns::SnsSubscriptions;
 use greenlight::aws::ssm::SsmParameterStore;
 use greenlight::bot::{Bot, BotServices, BotSettings};
 use greenlight::domain::gate::GateId;
+use greenlight::domain::record::GateRecord;
+use greenlight::ports::Created;
 use greenlight::ports::{AdapterError, ParameterStore};
 use greenlight::slack::signature::signed_headers;
 use greenlight::sns::certificates::{CertificateFetcher, CertificateStore, SigningCertUrl};
 use greenlight::sns::signer::SnsSigner;
 use greenlight::sns::verify::SignatureVersion;
-use greenlight::store::{DecisionLock, GateTable, StoreError, Taken};
+use greenlight::store::{DecisionLock, GateTable, OpenGates, Saved, StoreError, Stored, Taken};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -477,11 +479,7 @@ impl ParameterStore for FailingCreates {
     async fn get(&self, name: &str) -> Result<Option<String>, AdapterError> {
         self.inner.get(name).await
     }
-    async fn create(
-        &self,
-        name: &str,
-        value: &str,
-    ) -> Result<greenlight::ports::Created, AdapterError> {
+    async fn create(&self, name: &str, value: &str) -> Result<Created, AdapterError> {
         if name.starts_with(&self.failing_prefix) {
             return Err(AdapterError::retryable(
                 "ssm:PutParameter",
@@ -501,28 +499,57 @@ impl ParameterStore for FailingCreates {
     }
 }
 
-/// A gate table whose decision locks cannot be written (as DynamoDB throttling or a missing IAM
-/// permission would); everything else goes to `inner`.
-pub struct FailingLocks {
+/// A gate table that delegates to `inner` but can be told to misbehave: refuse decision locks
+/// (as DynamoDB throttling or a missing IAM permission would), or hold its first update of a gate
+/// until released, to interleave it with another request.
+pub struct ScriptedTable {
     pub inner: Arc<dyn GateTable>,
+    pub fail_locks: bool,
+    pub hold_first_save: Option<Arc<Hold>>,
+}
+
+/// Where a [`ScriptedTable`] holds a save: `reached` is notified when the save is waiting,
+/// `release` lets it go on.
+#[derive(Default)]
+pub struct Hold {
+    pub reached: tokio::sync::Notify,
+    pub release: tokio::sync::Notify,
+    used: std::sync::atomic::AtomicBool,
+}
+
+impl ScriptedTable {
+    pub fn failing_locks(inner: Arc<dyn GateTable>) -> ScriptedTable {
+        ScriptedTable {
+            inner,
+            fail_locks: true,
+            hold_first_save: None,
+        }
+    }
+
+    pub fn holding_first_save(inner: Arc<dyn GateTable>, hold: Arc<Hold>) -> ScriptedTable {
+        ScriptedTable {
+            inner,
+            fail_locks: false,
+            hold_first_save: Some(hold),
+        }
+    }
 }
 
 #[async_trait]
-impl GateTable for FailingLocks {
-    async fn create(
-        &self,
-        record: &greenlight::domain::record::GateRecord,
-    ) -> Result<greenlight::ports::Created, StoreError> {
+impl GateTable for ScriptedTable {
+    async fn create(&self, record: &GateRecord) -> Result<Created, StoreError> {
         self.inner.create(record).await
     }
-    async fn load(&self, id: &GateId) -> Result<Option<greenlight::store::Stored>, StoreError> {
+    async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError> {
         self.inner.load(id).await
     }
-    async fn save(
-        &self,
-        record: &greenlight::domain::record::GateRecord,
-        read_version: u64,
-    ) -> Result<greenlight::store::Saved, StoreError> {
+    async fn save(&self, record: &GateRecord, read_version: u64) -> Result<Saved, StoreError> {
+        if let Some(hold) = &self.hold_first_save
+            && !hold.used.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            hold.reached.notify_one();
+            hold.release.notified().await;
+        }
         self.inner.save(record, read_version).await
     }
     async fn forget(&self, id: &GateId, read_version: u64) -> Result<(), StoreError> {
@@ -539,11 +566,14 @@ impl GateTable for FailingLocks {
     async fn votes(&self, id: &GateId) -> Result<Vec<String>, StoreError> {
         self.inner.votes(id).await
     }
-    async fn lock_decision(&self, _id: &GateId, _lock: &DecisionLock) -> Result<Taken, StoreError> {
-        Err(StoreError::Unavailable(AdapterError::retryable(
-            "dynamodb:TransactWriteItems",
-            "ThrottlingException: rate exceeded (test)",
-        )))
+    async fn lock_decision(&self, id: &GateId, lock: &DecisionLock) -> Result<Taken, StoreError> {
+        if self.fail_locks {
+            return Err(StoreError::Unavailable(AdapterError::retryable(
+                "dynamodb:TransactWriteItems",
+                "ThrottlingException: rate exceeded (test)",
+            )));
+        }
+        self.inner.lock_decision(id, lock).await
     }
     async fn decision_lock(&self, id: &GateId) -> Result<Option<DecisionLock>, StoreError> {
         self.inner.decision_lock(id).await
@@ -551,11 +581,7 @@ impl GateTable for FailingLocks {
     async fn unlock_decision(&self, id: &GateId) -> Result<(), StoreError> {
         self.inner.unlock_decision(id).await
     }
-    async fn lock_rollback(
-        &self,
-        arn: &str,
-        lock: &DecisionLock,
-    ) -> Result<greenlight::ports::Created, StoreError> {
+    async fn lock_rollback(&self, arn: &str, lock: &DecisionLock) -> Result<Created, StoreError> {
         self.inner.lock_rollback(arn, lock).await
     }
     async fn rollback_lock(&self, arn: &str) -> Result<Option<DecisionLock>, StoreError> {
@@ -568,19 +594,13 @@ impl GateTable for FailingLocks {
         &self,
         cluster: &str,
         service: &str,
-    ) -> Result<Option<greenlight::store::Stored>, StoreError> {
+    ) -> Result<Option<Stored>, StoreError> {
         self.inner.latest_for_service(cluster, service).await
     }
-    async fn deployment_gates(
-        &self,
-        arn: &str,
-    ) -> Result<Vec<greenlight::store::Stored>, StoreError> {
+    async fn deployment_gates(&self, arn: &str) -> Result<Vec<Stored>, StoreError> {
         self.inner.deployment_gates(arn).await
     }
-    async fn open_gates(
-        &self,
-        which: &greenlight::store::OpenGates,
-    ) -> Result<Vec<greenlight::store::Stored>, StoreError> {
+    async fn open_gates(&self, which: &OpenGates) -> Result<Vec<Stored>, StoreError> {
         self.inner.open_gates(which).await
     }
 }
