@@ -1,10 +1,8 @@
 //! The gate table through the real protocol: the DynamoDB adapter against moto server, driven
 //! through the bot's router where a person would drive it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use axum::http::StatusCode;
 use chrono::Utc;
 use greenlight::card::REROUTE_ACTION_ID;
@@ -13,6 +11,7 @@ use greenlight::store::{GateTable, schema};
 use serde_json::json;
 
 use crate::support::bot::{ALICE, CHANNEL, Hold, Options, ScriptedTable, TestBot, send};
+use crate::support::history::{gate_item, put_items, record_json, write_history};
 use crate::support::moto::{self, ACCOUNT, REGION};
 
 const QUORUM_TWO: &str = r#"
@@ -21,90 +20,6 @@ name = "two to reroute"
 approvers = ["U0ALICE001", "U0BOB00001", "S0SRETEAM1"]
 quorum = 2
 "#;
-
-fn s(text: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(text.into())
-}
-
-/// A gate item written straight into the table, as a test's stand-in for history.
-fn gate_item(
-    id: &str,
-    record: &str,
-    status: &str,
-    open_channel: Option<&str>,
-) -> HashMap<String, AttributeValue> {
-    let mut item = HashMap::from([
-        ("pk".to_owned(), s(format!("GATE#{id}"))),
-        ("sk".to_owned(), s("GATE")),
-        (schema::RECORD.to_owned(), s(record)),
-        (schema::STATUS.to_owned(), s(status)),
-        (schema::VERSION.to_owned(), AttributeValue::N("1".into())),
-        (
-            schema::REQUESTED_KEY.to_owned(),
-            s(format!("2026-11-01T00:00:00.000Z#{id}")),
-        ),
-        (schema::SERVICE_KEY.to_owned(), s("history/web")),
-    ]);
-    if let Some(channel) = open_channel {
-        item.insert(schema::OPEN_CHANNEL.to_owned(), s(channel));
-    }
-    item
-}
-
-/// A gate record's JSON, closed or open, with a card in the deploy channel.
-fn record_json(id: &str, open: bool) -> String {
-    let status = if open {
-        json!({"state": "open"})
-    } else {
-        json!({"state": "timedOut", "action": "ROLLBACK", "at": "2026-11-01T01:00:00Z"})
-    };
-    json!({
-        "gateId": id,
-        "resolution": {"kind": "parameter", "name": "/history/decisions/web"},
-        "title": format!("web: gate {id}"),
-        "cluster": "history", "service": "web",
-        "requestedAt": "2026-11-01T00:00:00Z",
-        "card": {"channel": CHANNEL, "ts": format!("1700000000.{}", &id[3..9])},
-        "status": status
-    })
-    .to_string()
-}
-
-async fn put_items(bot: &TestBot, items: Vec<HashMap<String, AttributeValue>>) {
-    let batches: Vec<Vec<WriteRequest>> = items
-        .into_iter()
-        .map(|item| {
-            WriteRequest::builder()
-                .put_request(
-                    PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .expect("put"),
-                )
-                .build()
-        })
-        .collect::<Vec<_>>()
-        .chunks(25)
-        .map(<[WriteRequest]>::to_vec)
-        .collect();
-    for chunk in batches.chunks(8) {
-        futures_util::future::join_all(chunk.iter().map(|batch| {
-            bot.dynamodb
-                .batch_write_item()
-                .request_items(&bot.table, batch.clone())
-                .send()
-        }))
-        .await
-        .into_iter()
-        .for_each(|out| {
-            let out = out.expect("batch write");
-            assert!(
-                out.unprocessed_items.unwrap_or_default().is_empty(),
-                "moto wrote every item"
-            );
-        });
-    }
-}
 
 #[tokio::test]
 async fn twenty_concurrent_approvals_by_one_person_count_once() {
@@ -278,29 +193,7 @@ async fn a_corrupt_gate_is_refused_clearly_and_the_others_still_work() {
 #[tokio::test]
 async fn status_reads_the_open_gates_only_however_many_have_closed() {
     let bot = TestBot::start().await;
-    let mut items: Vec<HashMap<String, AttributeValue>> = (0..5000)
-        .map(|i| {
-            let id = GateId::derive(&format!("closed {i}"));
-            gate_item(
-                id.as_str(),
-                &record_json(id.as_str(), false),
-                "timedOut",
-                None,
-            )
-        })
-        .collect();
-    let open: Vec<GateId> = (0..3)
-        .map(|i| GateId::derive(&format!("open {i}")))
-        .collect();
-    for id in &open {
-        items.push(gate_item(
-            id.as_str(),
-            &record_json(id.as_str(), true),
-            "open",
-            Some(CHANNEL),
-        ));
-    }
-    put_items(&bot, items).await;
+    let open = write_history(&bot, 5000, 3).await;
 
     let before = bot.gate_table.items_read();
     let (status, answer) = bot.command(ALICE, "status").await;
@@ -498,4 +391,40 @@ async fn table_create_is_idempotent() {
         outputs[0]
     );
     assert!(outputs[1].contains("exists already"), "{}", outputs[1]);
+}
+
+/// A click that won against the hook's timeout wrote a decision no hook will read: when the
+/// timeout's follow-up arrives, the bot deletes it, so SSM keeps nothing of a closed gate.
+#[tokio::test]
+async fn a_decision_no_hook_will_read_is_deleted_when_the_timeout_arrives() {
+    let bot = TestBot::start().await;
+    let (gate, parameter) = bot.open_gate("raced").await;
+    assert_eq!(
+        bot.click(ALICE, REROUTE_ACTION_ID, &gate).await,
+        StatusCode::OK
+    );
+    assert_eq!(bot.parameter(&parameter).await.as_deref(), Some("approved"));
+    let follow_up = json!({"version": "1.0", "source": "custom",
+        "content": {"textType": "client-markdown", "title": format!("Gate {gate} timed out"),
+            "description": "Nobody decided before the deadline: the deployment is rolled back."},
+        "metadata": {"enableCustomActions": false, "additionalContext": {
+            "greenlightEvent": "gate.timed_out", "gateId": gate,
+            "at": Utc::now().to_rfc3339(), "timeoutAction": "ROLLBACK"}}});
+    let (status, text) = bot
+        .post("/sns", bot.sns_notification(&follow_up.to_string()))
+        .await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::OK, "gate already closed\n")
+    );
+    assert_eq!(
+        bot.parameter(&parameter).await,
+        None,
+        "the unread decision is gone"
+    );
+    let written = bot.written().await;
+    assert!(
+        written.iter().all(|name| !name.starts_with('/')),
+        "nothing of the gate is left in SSM: {written:?}"
+    );
 }

@@ -3,6 +3,7 @@
 
 pub mod bot;
 pub mod ecs_double;
+pub mod history;
 pub mod http_recorder;
 pub mod lambda_runtime;
 pub mod moto;
