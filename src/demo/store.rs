@@ -120,7 +120,8 @@ impl RunStore {
     pub fn describe(&self) -> String {
         match (&self.choice, &self.table) {
             (StoreChoice::Aws { because }, Some((_, table))) => format!(
-                "SSM Parameter Store, under {}, and DynamoDB table {table}\n\
+                "SSM Parameter Store, under {}\n\
+                 and DynamoDB, in a table of this run's own: {table}\n\
                  (because {because} is set; removed at the end)",
                 self.root
             ),
