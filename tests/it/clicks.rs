@@ -342,6 +342,11 @@ async fn fifty_concurrent_conflicting_clicks_make_exactly_one_decision() {
     let winner = lock["by"].as_str().expect("by").to_owned();
     let decision = lock["decision"].as_str().expect("decision").to_owned();
     assert_eq!(decision, value, "the lock and the parameter agree");
+    assert_eq!(
+        bot.parameter_writes(&parameter).await,
+        1,
+        "one SSM write of the decision"
+    );
 
     let closed = decided_updates(&bot);
     assert_eq!(closed.len(), 1, "exactly one Decided card update");

@@ -384,6 +384,17 @@ impl TestBot {
             .and_then(|p| p.value)
     }
 
+    /// How many times the parameter was written (its versions in SSM's history).
+    pub async fn parameter_writes(&self, name: &str) -> usize {
+        self.ssm
+            .get_parameter_history()
+            .name(name)
+            .send()
+            .await
+            .map(|out| out.parameters.unwrap_or_default().len())
+            .unwrap_or(0)
+    }
+
     /// What the bot has written: every parameter under the decision prefix, and every item in
     /// its table (as `pk sk`).
     pub async fn written(&self) -> Vec<String> {
