@@ -322,13 +322,8 @@ impl DynamoGateTable {
         }
     }
 
-    /// A create-only item outside any gate's partition.
-    async fn put_once(
-        &self,
-        mut item: Item,
-        operation: &'static str,
-    ) -> Result<Created, StoreError> {
-        item.insert(schema::TTL_ATTRIBUTE.to_owned(), self.expiry(Utc::now()));
+    /// Writes an item only if no item has its key yet.
+    async fn put_new(&self, item: Item, operation: &'static str) -> Result<Created, StoreError> {
         match self
             .client
             .put_item()
@@ -456,20 +451,7 @@ impl GateTable for DynamoGateTable {
         if let Some(arn) = &record.service_deployment_arn {
             item.insert(schema::DEPLOYMENT_ARN.to_owned(), s(arn.clone()));
         }
-        match self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", schema::PARTITION_KEY)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Created::New),
-            Err(err) if conditional_failed(&err) => Ok(Created::AlreadyExisted),
-            Err(err) => Err(unavailable("dynamodb:PutItem", &err)),
-        }
+        self.put_new(item, "dynamodb:PutItem").await
     }
 
     async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError> {
@@ -630,7 +612,8 @@ impl GateTable for DynamoGateTable {
     async fn lock_rollback(&self, arn: &str, lock: &DecisionLock) -> Result<Created, StoreError> {
         let mut item = key(deployment_pk(arn), ROLLBACK_SORT_KEY);
         item.insert(schema::BODY.to_owned(), s(encode_json(lock)?));
-        self.put_once(item, "dynamodb:PutItem").await
+        item.insert(schema::TTL_ATTRIBUTE.to_owned(), self.expiry(Utc::now()));
+        self.put_new(item, "dynamodb:PutItem").await
     }
 
     async fn rollback_lock(&self, arn: &str) -> Result<Option<DecisionLock>, StoreError> {
