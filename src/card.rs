@@ -124,7 +124,12 @@ pub fn gate_card(record: &GateRecord, view: &CardView) -> RenderedCard {
         if !view.approvers_configured {
             blocks.push(section(&fail_closed_warning(record)));
         }
-        blocks.push(SlackActionsBlock::new(buttons(record, view)).into());
+        // Slack refuses an actions block without elements (`invalid_blocks`): a card with no
+        // button to offer has no actions block at all.
+        let buttons = buttons(record, view);
+        if !buttons.is_empty() {
+            blocks.push(SlackActionsBlock::new(buttons).into());
+        }
     } else if let Some(line) = outcome_line(record) {
         let line = match record.console_url.as_deref().and_then(link_target) {
             Some(url) => format!("{line}\n<{url}|Open in ECS console>"),

@@ -2,6 +2,7 @@
 //! (HTTP to the router, the AWS SDK to moto, the Slack Web API to a recording double).
 
 mod binary;
+mod block_kit;
 mod clicks;
 mod commands;
 mod demo;

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: stand-ins that speak the real protocols.
 #![allow(dead_code)]
 
+pub mod block_kit;
 pub mod bot;
 pub mod ecs_double;
 pub mod history;

@@ -3,7 +3,8 @@
 //! greenlight's Slack adapter talks to it exactly as to Slack (slack-morphism, hyper, the same
 //! connector), so tests see the requests as Slack would: method, bearer token, body. It answers
 //! the four methods greenlight uses the way Slack does (`ok`, error codes, a fresh `ts` per
-//! message), keeps the current content of every posted message so a test can look at a card after
+//! message; `invalid_blocks` for blocks Slack would refuse, checked by `support::block_kit`),
+//! keeps the current content of every posted message so a test can look at a card after
 //! `chat.update`, records every call, and can be told to fail the next calls of a method.
 
 use std::collections::{HashMap, VecDeque};
@@ -78,6 +79,8 @@ struct DoubleState {
     failures: HashMap<String, VecDeque<Failure>>,
     messages: Vec<StoredMessage>,
     ephemerals: Vec<(String, String, String)>,
+    /// Why each refused `invalid_blocks` was refused.
+    refused_blocks: Vec<String>,
     next_ts: u64,
 }
 
@@ -101,6 +104,12 @@ pub struct SlackDouble {
 impl Drop for SlackDouble {
     fn drop(&mut self) {
         self.server.abort();
+        // Every message the suite sends must be valid Block Kit: a refusal that no assertion
+        // looked at still fails the test that caused it.
+        let refused = lock(&self.state).refused_blocks.clone();
+        if !refused.is_empty() && !std::thread::panicking() {
+            panic!("the Slack double refused blocks as invalid_blocks: {refused:?}");
+        }
     }
 }
 
@@ -178,6 +187,11 @@ impl SlackDouble {
             .filter(|m| m.channel == channel && m.thread_ts.as_deref() == Some(thread_ts))
             .cloned()
             .collect()
+    }
+
+    /// Why each message the double refused as `invalid_blocks` was refused.
+    pub fn refused_blocks(&self) -> Vec<String> {
+        lock(&self.state).refused_blocks.clone()
     }
 
     /// Ephemeral messages posted, as (channel, user, text).
@@ -300,6 +314,12 @@ async fn handle(
             if text.is_none() && blocks.is_null() {
                 return slack_error("no_text");
             }
+            if !blocks.is_null()
+                && let Err(why) = super::block_kit::check_blocks(&blocks)
+            {
+                state.refused_blocks.push(why);
+                return slack_error("invalid_blocks");
+            }
             state.next_ts += 1;
             let ts = format!("{}.{:06}", 1_700_000_000 + state.next_ts, state.next_ts);
             let thread_ts = field(&body, "thread_ts").map(str::to_owned);
@@ -330,6 +350,12 @@ async fn handle(
             };
             let new_text = field(&body, "text").map(str::to_owned);
             let new_blocks = body.get("blocks").map(|_| blocks(&body));
+            if let Some(blocks) = &new_blocks
+                && let Err(why) = super::block_kit::check_blocks(blocks)
+            {
+                state.refused_blocks.push(why);
+                return slack_error("invalid_blocks");
+            }
             let Some(message) = state
                 .messages
                 .iter_mut()
@@ -358,6 +384,9 @@ async fn handle(
                 return slack_error("user_not_in_channel");
             };
             let text = field(&body, "text").unwrap_or_default().to_owned();
+            if text.is_empty() {
+                return slack_error("no_text");
+            }
             state
                 .ephemerals
                 .push((channel.to_owned(), user.to_owned(), text));
