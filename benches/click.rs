@@ -32,7 +32,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use common::{Summary, count_from_env, header, human, report};
-use support::bot::{ALICE, CHANNEL, MALLORY, TestBot};
+use support::bot::{ALICE, CHANNEL, MALLORY, Options, TestBot};
 use support::moto;
 
 const WARM_UP: usize = 20;
@@ -127,7 +127,11 @@ async fn open_and_click(bot: &TestBot) -> (Duration, Duration) {
 }
 
 async fn run(clicks: usize, refusals: usize) {
-    let bot = TestBot::start().await;
+    let bot = TestBot::with(Options {
+        direct_dynamodb: true,
+        ..Options::default()
+    })
+    .await;
     for _ in 0..WARM_UP {
         open_and_click(&bot).await;
     }

@@ -21,7 +21,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use common::{Summary, count_from_env, header, report};
-use support::bot::{ALICE, TestBot};
+use support::bot::{ALICE, Options, TestBot};
 use support::history::write_history;
 
 const WARM_UP: usize = 20;
@@ -58,7 +58,11 @@ async fn status_runs(bot: &TestBot, count: usize, open: usize) -> (Vec<Duration>
 }
 
 async fn run(count: usize) {
-    let bot = TestBot::start().await;
+    let bot = TestBot::with(Options {
+        direct_dynamodb: true,
+        ..Options::default()
+    })
+    .await;
     write_history(&bot, 0, 3).await;
     let (empty, read_empty) = status_runs(&bot, count, 3).await;
     let started = Instant::now();

@@ -397,6 +397,10 @@ fn outcome_line(record: &GateRecord) -> Option<String> {
     }
 }
 
+/// What a recipe gate's card says about where it came from.
+pub const RECIPE_NOTE: &str = " · from a hook greenlight does not know: it names no service \
+deployment, so only a policy rule for every cluster and service judges it";
+
 fn context(record: &GateRecord, view: &CardView) -> Vec<SlackContextBlockElement> {
     let mut line = format!("Gate {}", code(record.gate_id.as_str()));
     // The count is what an open gate still needs; once it is closed, the outcome line says who
@@ -410,6 +414,10 @@ fn context(record: &GateRecord, view: &CardView) -> Vec<SlackContextBlockElement
     }
     if let Some(status) = view.status_line.as_deref().filter(|s| !s.trim().is_empty()) {
         let _ = write!(line, " · {}", escape(status.trim()));
+    }
+    if record.service_deployment_arn.is_none() {
+        // A recipe gate: nothing ties it to a deployment greenlight could check.
+        line.push_str(RECIPE_NOTE);
     }
     vec![SlackBlockMarkDownText::new(line).into()]
 }
@@ -810,6 +818,7 @@ mod tests {
             console_url: Some(CONSOLE.into()),
             test_url: Some("https://test.web.example.com/".into()),
             card: None,
+            card_claimed_at: None,
             status: GateStatus::Open,
             step: None,
             deployment: None,

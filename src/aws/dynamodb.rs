@@ -525,25 +525,6 @@ impl GateTable for DynamoGateTable {
         }
     }
 
-    async fn forget(&self, id: &GateId, read_version: u64) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(gate_pk(id.as_str()), GATE_SORT_KEY)))
-            .condition_expression("#version = :read")
-            .expression_attribute_names("#version", schema::VERSION)
-            .expression_attribute_values(":read", n(read_version))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Someone else moved it on (posted its card): it is not ours to forget any more.
-            Err(err) if conditional_failed(&err) => Ok(()),
-            Err(err) => Err(unavailable("dynamodb:DeleteItem", &err)),
-        }
-    }
-
     async fn add_vote(
         &self,
         id: &GateId,

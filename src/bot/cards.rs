@@ -10,6 +10,40 @@ use crate::slack::api::{OutgoingMessage, SlackError};
 
 use super::Bot;
 use super::edge::error::BotError;
+use crate::domain::gate::GateId;
+use crate::store::StoreError;
+
+/// How long a delivery's claim on posting a card holds: longer than the bot may run for one
+/// request, so that only a delivery that died leaves a claim this old.
+const CARD_CLAIM_STALE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// What [`Bot::claim_card`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CardClaim {
+    /// This delivery posts the card.
+    Claimed(Box<GateRecord>),
+    /// The gate has its card.
+    Carded,
+    /// Another delivery is posting it now.
+    BeingPosted,
+    /// The gate closed before it was carded.
+    Closed,
+    /// There is no such gate (any more).
+    Gone,
+}
+
+impl CardClaim {
+    /// The word for the log line.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CardClaim::Claimed(_) => "claimed",
+            CardClaim::Carded => "carded",
+            CardClaim::BeingPosted => "being_posted",
+            CardClaim::Closed => "closed",
+            CardClaim::Gone => "gone",
+        }
+    }
+}
 
 impl Bot {
     /// What the policy says about a gate, for drawing its card.
@@ -92,6 +126,38 @@ impl Bot {
         }
     }
 
+    /// Takes on posting the card of a gate that is recorded but has none (an earlier delivery's
+    /// post failed, or its write was applied after the bot had given up on it). "Duplicate"
+    /// means "carded", not "recorded": such a gate must still get its card, exactly once however
+    /// many deliveries race, so the claim is a versioned update that only one of them wins.
+    pub async fn claim_card(&self, id: &GateId) -> Result<CardClaim, StoreError> {
+        let now = Utc::now();
+        let Some(update) = self
+            .gates
+            .update(id, |record| {
+                let stale = record
+                    .card_claimed_at
+                    .is_none_or(|claimed| now - claimed > CARD_CLAIM_STALE);
+                if record.card.is_none() && record.status.is_open() && stale {
+                    record.card_claimed_at = Some(now);
+                }
+            })
+            .await?
+        else {
+            return Ok(CardClaim::Gone);
+        };
+        let record = update.after;
+        Ok(if record.card.is_some() {
+            CardClaim::Carded
+        } else if !record.status.is_open() {
+            CardClaim::Closed
+        } else if record.card_claimed_at == Some(now) {
+            CardClaim::Claimed(Box::new(record))
+        } else {
+            CardClaim::BeingPosted
+        })
+    }
+
     /// Posts a new gate's card (in `thread_ts`'s thread when given) and saves where it went; the
     /// gate's indexes (its service, its deployment, its channel while open) follow from that.
     ///
@@ -109,7 +175,16 @@ impl Bot {
         let posted = match self.slack.post_message(&card).await {
             Ok(posted) => posted,
             Err(error) => {
-                let _ = self.gates.forget_uncarded(&record.gate_id).await;
+                // The gate stays recorded without a card: the next delivery of its request (an
+                // SNS retry, or the hook's re-publication) claims it again and posts the card.
+                let _ = self
+                    .gates
+                    .update(&record.gate_id, |stored| {
+                        if stored.card.is_none() {
+                            stored.card_claimed_at = None;
+                        }
+                    })
+                    .await;
                 tracing::error!(event = "gate.card_failed", gate_id = %record.gate_id, slack_error = %error.code, retryable = error.retryable);
                 return if error.retryable {
                     Err(BotError::Unavailable(

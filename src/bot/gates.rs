@@ -123,18 +123,6 @@ impl Gates {
         })
     }
 
-    /// Forgets a gate whose card could not be posted, unless it moved on meanwhile.
-    pub async fn forget_uncarded(&self, id: &GateId) -> Result<(), StoreError> {
-        let forgotten = match self.table.load(id).await {
-            Ok(Some(stored)) if stored.record.card.is_none() => {
-                self.table.forget(id, stored.version).await
-            }
-            Ok(_) => Ok(()),
-            Err(error) => Err(error),
-        };
-        logged(forgotten, "forget", id.as_str())
-    }
-
     pub async fn add_vote(
         &self,
         id: &GateId,

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use chrono::Utc;
 
 use crate::card::AuditEvent;
 use crate::domain::deployment::ServiceDeploymentArn;
@@ -21,6 +22,7 @@ use crate::slack::api::OutgoingMessage;
 use crate::sns::verify::{SnsEnvelope, SnsMessageType};
 
 use super::Bot;
+use super::cards::CardClaim;
 use super::closing::Closing;
 use super::edge::error::BotError;
 use super::edge::extract::VerifiedSns;
@@ -96,17 +98,27 @@ async fn open_gate(
         .parameter_name
         .is_under(&bot.settings.decision_prefix)
     {
-        tracing::warn!(event = "sns.gate_refused", message_id = %envelope.message_id, parameter = %request.parameter_name, prefix = %bot.settings.decision_prefix, reason = "outside_decision_prefix");
+        tracing::warn!(event = "sns.gate_refused", code = "outside_decision_prefix", message_id = %envelope.message_id, parameter = %request.parameter_name, prefix = %bot.settings.decision_prefix);
         return Err(BotError::Forbidden(
             "gate request refused: its decision parameter is outside GREENLIGHT_DECISION_PREFIX"
                 .to_owned(),
         ));
     }
-    let mut record = GateRecord::from_request(request);
+    let request = match request.clone().bind(&bot.settings.decision_prefix) {
+        Ok(request) => request,
+        Err(why) => {
+            tracing::warn!(event = "sns.gate_refused", code = "inconsistent_gate", message_id = %envelope.message_id, deployment = request.service_deployment_arn.as_deref().unwrap_or(""), reason = %why);
+            return Err(BotError::Forbidden(format!(
+                "gate request refused (inconsistent_gate): {why}"
+            )));
+        }
+    };
+    let mut record = GateRecord::from_request(&request);
     if request.gate_id.is_none() {
         record.gate_id =
             GateId::for_parameter_message(&request.parameter_name, &envelope.message_id);
     }
+    record.card_claimed_at = Some(Utc::now());
     let Some(channel) = bot.channel_for(record.cluster.as_deref(), record.service.as_deref())
     else {
         tracing::error!(event = "gate.no_channel", gate_id = %record.gate_id, "no policy rule or GREENLIGHT_SLACK_CHANNEL names a channel for this gate");
@@ -117,8 +129,10 @@ async fn open_gate(
     match bot.gates.create(&record).await {
         Ok(Created::New) => {}
         Ok(Created::AlreadyExisted) => {
-            tracing::info!(event = "gate.duplicate", gate_id = %record.gate_id, message_id = %envelope.message_id);
-            return Ok("gate already carded\n".to_owned());
+            match already_recorded(bot, &record.gate_id, envelope).await? {
+                Some(recorded) => record = recorded,
+                None => return Ok("gate already carded\n".to_owned()),
+            }
         }
         Err(_) => {
             return Err(BotError::Unavailable(
@@ -131,6 +145,24 @@ async fn open_gate(
     }
     tracing::info!(event = "gate.carded", gate_id = %record.gate_id, cluster = record.cluster.as_deref().unwrap_or(""), service = record.service.as_deref().unwrap_or(""), stage = record.stage.map(|s| s.as_str()).unwrap_or(""), parameter = %request.parameter_name, outcome = "posted");
     Ok("card posted\n".to_owned())
+}
+
+/// A request for a gate that is recorded already: `Some` with the gate when this delivery is the
+/// one to post its missing card, `None` when there is nothing to post.
+pub(super) async fn already_recorded(
+    bot: &Bot,
+    id: &GateId,
+    envelope: &SnsEnvelope,
+) -> Result<Option<GateRecord>, BotError> {
+    let claim = bot
+        .claim_card(id)
+        .await
+        .map_err(|_| BotError::Unavailable("could not read the gate".to_owned()))?;
+    tracing::info!(event = "gate.duplicate", gate_id = %id, message_id = %envelope.message_id, claim = claim.code());
+    Ok(match claim {
+        CardClaim::Claimed(record) => Some(*record),
+        CardClaim::Carded | CardClaim::BeingPosted | CardClaim::Closed | CardClaim::Gone => None,
+    })
 }
 
 async fn follow_up_gate(bot: &Bot, follow_up: &GateFollowUp) -> Result<String, BotError> {

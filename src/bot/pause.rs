@@ -69,17 +69,18 @@ async fn open_pause_gate(
     let arn = hook.deployment.to_string();
     let gate_id = GateId::for_pause(&arn, &hook.hook_id);
     // A redelivered event (SNS retries with the same message; ECS may emit the same pause twice)
-    // must not ask ECS anything, let alone post a second card.
-    match bot.gates.load(&gate_id).await {
-        Ok(Some(_)) => {
-            tracing::info!(event = "gate.duplicate", gate_id = %gate_id, message_id = %envelope.message_id);
-            return Ok("gate already carded\n".to_owned());
-        }
-        Ok(None) => {}
+    // must not ask ECS anything, let alone post a second card; but a gate recorded without its
+    // card (an earlier delivery's post failed) gets it now.
+    let recorded = match bot.gates.load(&gate_id).await {
+        Ok(Some(_)) => match super::intake::already_recorded(bot, &gate_id, envelope).await? {
+            Some(record) => Some(record),
+            None => return Ok("gate already carded\n".to_owned()),
+        },
+        Ok(None) => None,
         Err(_) => {
             return Err(BotError::Unavailable("could not read the gate".to_owned()));
         }
-    }
+    };
     let (cluster, service) = (hook.deployment.cluster(), hook.deployment.service());
     let Some(channel) = bot.channel_for(Some(cluster), Some(service)) else {
         tracing::error!(event = "gate.no_channel", gate_id = %gate_id, "no policy rule or GREENLIGHT_SLACK_CHANNEL names a channel for this gate");
@@ -87,6 +88,10 @@ async fn open_pause_gate(
             "no channel is configured for this gate".to_owned(),
         ));
     };
+    if let Some(mut record) = recorded {
+        let earlier = bot.gates.deployment_gates(&arn).await.unwrap_or_default();
+        return post_card(bot, &mut record, channel, &earlier).await;
+    }
     let state = match bot.deployments.describe(&arn).await {
         Ok(state) => state,
         Err(error) => {
@@ -103,11 +108,14 @@ async fn open_pause_gate(
         }
     };
     let mut record = pause_record(hook, gate_id.clone(), state.as_ref(), &earlier);
+    record.card_claimed_at = Some(Utc::now());
     match bot.gates.create(&record).await {
         Ok(Created::New) => {}
         Ok(Created::AlreadyExisted) => {
-            tracing::info!(event = "gate.duplicate", gate_id = %gate_id, message_id = %envelope.message_id);
-            return Ok("gate already carded\n".to_owned());
+            match super::intake::already_recorded(bot, &gate_id, envelope).await? {
+                Some(recorded) => record = recorded,
+                None => return Ok("gate already carded\n".to_owned()),
+            }
         }
         Err(_) => {
             return Err(BotError::Unavailable(
@@ -195,6 +203,7 @@ fn pause_record(
         console_url: Some(arn.console_url()),
         test_url: None,
         card: None,
+        card_claimed_at: None,
         status: GateStatus::Open,
         step,
         deployment: None,
@@ -516,6 +525,7 @@ mod tests {
             console_url: None,
             test_url: None,
             card: None,
+            card_claimed_at: None,
             status: GateStatus::Open,
             step: None,
             deployment: None,

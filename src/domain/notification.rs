@@ -9,7 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::gate::{GateId, ParameterName, TimeoutAction};
+use super::deployment::ServiceDeploymentArn;
+use super::gate::{GateId, ParameterName, TimeoutAction, decision_parameter};
 use super::stage::LifecycleStage;
 
 /// The Amazon Q Developer custom notification envelope.
@@ -209,6 +210,80 @@ pub fn classify(message: &str) -> Result<TopicMessage, MessageError> {
         test_url: context_str(context, "testUrl").map(str::to_owned),
     };
     Ok(TopicMessage::GateRequest(Box::new(request)))
+}
+
+/// Why a gate request cannot be trusted: what it says about its deployment disagrees with its
+/// deployment ARN. Refused with `inconsistent_gate`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InconsistentGate {
+    #[error("its serviceDeploymentArn is not a service-deployment ARN")]
+    BadArn,
+    #[error("it names a service deployment but no lifecycleStage")]
+    NoStage,
+    #[error("its {field} `{claimed}` is not the deployment's `{derived}`")]
+    Disagrees {
+        field: &'static str,
+        claimed: String,
+        derived: String,
+    },
+}
+
+impl GateRequest {
+    /// Binds the request to what it may decide. With a service-deployment ARN, everything is
+    /// derived from it and must agree: cluster and service, the decision parameter (exactly the
+    /// one greenlight derives for that ARN and stage under `decision_prefix`), the gate id, and
+    /// the console link. Without one it is a recipe gate: it has no cluster or service (so only a
+    /// rule for every cluster and service judges it), a gate id of greenlight's own choosing, and
+    /// no console link. Nothing a publisher writes can pick the rule that judges a gate, point it
+    /// at another deployment's parameter, or take another gate's id.
+    pub fn bind(
+        mut self,
+        decision_prefix: &ParameterName,
+    ) -> Result<GateRequest, InconsistentGate> {
+        let Some(arn) = self.service_deployment_arn.clone() else {
+            self.cluster = None;
+            self.service = None;
+            self.gate_id = None;
+            self.console_url = None;
+            self.lifecycle_stage = None;
+            return Ok(self);
+        };
+        let deployment: ServiceDeploymentArn = arn.parse().map_err(|_| InconsistentGate::BadArn)?;
+        let stage = self.lifecycle_stage.ok_or(InconsistentGate::NoStage)?;
+        let agree = |field: &'static str, claimed: Option<&str>, derived: &str| match claimed {
+            Some(claimed) if claimed != derived => Err(InconsistentGate::Disagrees {
+                field,
+                claimed: claimed.to_owned(),
+                derived: derived.to_owned(),
+            }),
+            _ => Ok(()),
+        };
+        agree("cluster", self.cluster.as_deref(), deployment.cluster())?;
+        agree("service", self.service.as_deref(), deployment.service())?;
+        let parameter = decision_parameter(decision_prefix, &deployment, stage).map_err(|_| {
+            InconsistentGate::Disagrees {
+                field: "parameterName",
+                claimed: self.parameter_name.to_string(),
+                derived: "no valid parameter name".to_owned(),
+            }
+        })?;
+        agree(
+            "parameterName",
+            Some(self.parameter_name.as_str()),
+            parameter.as_str(),
+        )?;
+        let gate_id = GateId::for_hook(&deployment, stage);
+        agree(
+            "gateId",
+            self.gate_id.as_ref().map(GateId::as_str),
+            gate_id.as_str(),
+        )?;
+        self.cluster = Some(deployment.cluster().to_owned());
+        self.service = Some(deployment.service().to_owned());
+        self.gate_id = Some(gate_id);
+        self.console_url = Some(deployment.console_url());
+        Ok(self)
+    }
 }
 
 fn parse_follow_up(

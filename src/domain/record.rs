@@ -108,6 +108,11 @@ pub struct GateRecord {
     /// Where the card is; `None` until it has been posted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<CardLocation>,
+    /// When a delivery of the request took on posting the card, while it has none: of deliveries
+    /// that race (an SNS retry next to a slow first attempt), only the one holding a fresh claim
+    /// posts, and a claim left by a delivery that died goes stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_claimed_at: Option<DateTime<Utc>>,
     pub status: GateStatus,
     /// For a pause before one traffic step of a linear or canary deployment: which step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +148,7 @@ impl GateRecord {
             console_url: request.console_url.clone(),
             test_url: request.test_url.clone(),
             card: None,
+            card_claimed_at: None,
             status: GateStatus::Open,
             step: None,
             deployment: None,
@@ -213,6 +219,7 @@ mod tests {
                 ts: "1.2".into(),
                 thread_ts: None,
             }),
+            card_claimed_at: None,
             status: GateStatus::Decided {
                 decision: Decision::Approved,
                 by: "U1".into(),

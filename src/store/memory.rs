@@ -97,17 +97,6 @@ impl GateTable for MemoryGateTable {
         })
     }
 
-    async fn forget(&self, id: &GateId, read_version: u64) -> Result<(), StoreError> {
-        self.with(|t| {
-            if t.gates
-                .get(id.as_str())
-                .is_some_and(|s| s.version == read_version && s.record.card.is_none())
-            {
-                t.gates.remove(id.as_str());
-            }
-        })
-    }
-
     async fn add_vote(
         &self,
         id: &GateId,

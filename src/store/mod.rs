@@ -98,9 +98,6 @@ pub trait GateTable: Send + Sync {
     async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError>;
     /// Replaces the gate if it is still at `read_version` and the write does not reopen it.
     async fn save(&self, record: &GateRecord, read_version: u64) -> Result<Saved, StoreError>;
-    /// Forgets a gate whose card could not be posted, so that a redelivery can try again. Only
-    /// an uncarded gate at `read_version` is forgotten.
-    async fn forget(&self, id: &GateId, read_version: u64) -> Result<(), StoreError>;
     /// Counts one approval of `user` while the gate is open.
     async fn add_vote(
         &self,
@@ -244,6 +241,7 @@ mod tests {
             console_url: None,
             test_url: None,
             card: None,
+            card_claimed_at: None,
             status,
             step: None,
             deployment: None,

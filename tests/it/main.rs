@@ -15,3 +15,4 @@ mod sns_intake;
 mod sns_refusals;
 mod store;
 mod support;
+mod trust;

@@ -35,6 +35,7 @@ fn card_record() -> GateRecord {
         console_url: Some("https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod".into()),
         test_url: None,
         card: None,
+        card_claimed_at: None,
         status: GateStatus::Open,
         step: None,
         deployment: None,

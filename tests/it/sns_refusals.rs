@@ -503,8 +503,8 @@ async fn an_unsubscribe_confirmation_is_acknowledged_and_nothing_else() {
     assert_nothing_happened(&bot).await;
 }
 
-/// Slack down when the card is due: the gate is forgotten and the delivery answered 503, so that
-/// SNS delivers it again; the redelivery then posts exactly one card.
+/// Slack down when the card is due: the gate stays recorded without a card and the delivery is
+/// answered 503, so that SNS delivers it again; the redelivery then posts exactly one card.
 #[tokio::test]
 async fn slack_down_asks_sns_to_deliver_again_and_the_redelivery_cards_once() {
     let bot = TestBot::start().await;
@@ -518,7 +518,13 @@ async fn slack_down_asks_sns_to_deliver_again_and_the_redelivery_cards_once() {
     let (status, text) = bot.post("/sns", body.clone()).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
     assert!(text.contains("deliver again"), "{text}");
-    assert!(bot.written().await.is_empty(), "the gate was forgotten");
+    let gate = serde_json::from_str::<serde_json::Value>(&message).unwrap()["metadata"]
+        ["additionalContext"]["gateId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let record = bot.gate_record(&gate).await.expect("still recorded");
+    assert!(record.get("card").is_none(), "without a card: {record}");
     let (status, text) = bot.post("/sns", body).await;
     assert_eq!((status, text.as_str()), (StatusCode::OK, "card posted\n"));
     assert_eq!(
@@ -529,10 +535,11 @@ async fn slack_down_asks_sns_to_deliver_again_and_the_redelivery_cards_once() {
     assert_eq!(bot.slack.calls("chat.update").len(), 0);
 }
 
-/// A Slack refusal that no retry fixes (the bot is not in the channel) is answered 200 so SNS
-/// stops retrying, and the gate is forgotten rather than left without a card.
+/// A Slack refusal that no retry of SNS's fixes (the bot is not in the channel) is answered 200 so
+/// SNS stops retrying; the gate stays recorded without a card, and the next delivery of its
+/// request (the hook re-publishes until its gate is carded) posts it once the bot is invited.
 #[tokio::test]
-async fn a_permanent_slack_refusal_is_not_retried_and_leaves_no_gate() {
+async fn a_permanent_slack_refusal_is_not_retried_and_the_next_delivery_cards_the_gate() {
     let bot = TestBot::start().await;
     let (_, message) = bot.gate_request("notinchannel");
     bot.slack.fail_next(
@@ -543,5 +550,7 @@ async fn a_permanent_slack_refusal_is_not_retried_and_leaves_no_gate() {
     let (status, text) = bot.post("/sns", bot.sns_notification(&message)).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(text.contains("not_in_channel"), "{text}");
-    assert!(bot.written().await.is_empty());
+    let (status, text) = bot.post("/sns", bot.sns_notification(&message)).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "card posted\n"));
+    assert_eq!(bot.slack.calls("chat.postMessage").len(), 2);
 }

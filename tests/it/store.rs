@@ -361,7 +361,7 @@ async fn the_template_declares_the_schema_the_code_creates() {
         Some(true)
     );
 
-    let config = moto::sdk_config().await;
+    let config = moto::dynamodb_config().await;
     let name = moto::unique("schema");
     moto::gate_table(&config, &name).await;
     let created = Schema::created(&aws_sdk_dynamodb::Client::new(&config), &name).await;

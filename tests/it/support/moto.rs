@@ -132,3 +132,104 @@ pub async fn table_items(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<
         })
         .collect()
 }
+
+/// The DynamoDB endpoint the tests use: moto behind a proxy that hands it one request at a time.
+///
+/// DynamoDB applies each conditional write atomically; moto's server checks a condition and
+/// writes in two steps on whichever thread took the request, so two racing writes can both pass
+/// a condition only one of them should (seen here: ten racing `UpdateItem`s on one version, two
+/// successes). A double weaker than the service would let the race tests pass or fail by luck,
+/// so the proxy makes moto as strict as DynamoDB: one request at a time, in order of arrival.
+/// It runs on a thread and runtime of its own, for every test of the process.
+pub fn dynamodb_url() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let upstream = moto_url();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+        listener.set_nonblocking(true).expect("non-blocking");
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the proxy's runtime");
+            runtime.block_on(serve_one_at_a_time(listener, upstream));
+        });
+        url
+    })
+    .clone()
+}
+
+async fn serve_one_at_a_time(listener: std::net::TcpListener, upstream: String) {
+    use axum::body::{Body, Bytes};
+    use axum::extract::{Request, State};
+    use http_body_util::BodyExt;
+    use std::sync::Arc;
+
+    type Client = hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<Bytes>,
+    >;
+    struct Proxy {
+        upstream: String,
+        client: Client,
+        turn: tokio::sync::Mutex<()>,
+    }
+    async fn forward(
+        State(proxy): State<Arc<Proxy>>,
+        request: Request,
+    ) -> axum::response::Response {
+        let (parts, body) = request.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let mut upstream = http::Request::builder()
+            .method(parts.method)
+            .uri(format!("{}{path}", proxy.upstream));
+        for (name, value) in &parts.headers {
+            if name != http::header::HOST {
+                upstream = upstream.header(name, value);
+            }
+        }
+        let upstream = upstream
+            .body(http_body_util::Full::new(body))
+            .expect("a request for moto");
+        let _turn = proxy.turn.lock().await;
+        match proxy.client.request(upstream).await {
+            Ok(response) => {
+                let (parts, body) = response.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                axum::response::Response::from_parts(parts, Body::from(body))
+            }
+            Err(error) => axum::response::Response::builder()
+                .status(502)
+                .body(Body::from(error.to_string()))
+                .expect("a 502"),
+        }
+    }
+    let proxy = Arc::new(Proxy {
+        upstream,
+        client: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http(),
+        turn: tokio::sync::Mutex::new(()),
+    });
+    let app = axum::Router::new().fallback(forward).with_state(proxy);
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    axum::serve(listener, app).await.expect("serve the proxy");
+}
+
+/// SDK configuration for DynamoDB through [`dynamodb_url`].
+pub async fn dynamodb_config() -> SdkConfig {
+    sdk_config_at(&dynamodb_url()).await
+}
