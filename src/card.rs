@@ -576,9 +576,11 @@ fn code(text: &str) -> String {
 }
 
 /// An http(s) URL fit to put inside `<…>`, or `None`.
+/// A URL from a request as a link target: https only (a plain-http test listener is shown as
+/// text, not offered as a link), escaped for mrkdwn.
 fn link_target(url: &str) -> Option<String> {
     let parsed = url::Url::parse(url.trim()).ok()?;
-    if !matches!(parsed.scheme(), "https" | "http") {
+    if parsed.scheme() != "https" {
         return None;
     }
     Some(escape(parsed.as_str()).replace('|', "%7C"))

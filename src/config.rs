@@ -98,6 +98,21 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
     }
 }
 
+/// A DynamoDB table name: 3 to 255 of A-Z a-z 0-9 `_` `-` `.`.
+pub fn parse_table_name(text: &str) -> Result<String, String> {
+    let valid = (3..=255).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "`{text}` is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)"
+        ))
+    }
+}
+
 /// An SNS topic ARN: `arn:PARTITION:sns:REGION:ACCOUNT:NAME`.
 pub fn parse_topic_arn(text: &str) -> Result<String, String> {
     let parts: Vec<&str> = text.split(':').collect();
@@ -176,6 +191,10 @@ pub struct HookSettings {
     pub test_url: Option<String>,
     /// `GREENLIGHT_POLICY_FILE`: per-service timeouts.
     pub policy_file: Option<PathBuf>,
+    /// `GREENLIGHT_TABLE`: the bot's gate table. When set, the hook publishes its request again
+    /// (at most once a minute) until the table shows the gate carded, so a delivery SNS gave up
+    /// on does not leave the deployment waiting unseen.
+    pub table: Option<String>,
 }
 
 /// Defaults chosen so a click reaches ECS in about two seconds at small cost: one invocation polls
@@ -285,6 +304,13 @@ impl HookSettings {
                 }
             },
             policy_file: policy_file(env),
+            table: match optional(env, "GREENLIGHT_TABLE") {
+                Some(text) => Some(
+                    parse_table_name(&text)
+                        .map_err(|problem| ConfigError::new("GREENLIGHT_TABLE", problem))?,
+                ),
+                None => None,
+            },
         })
     }
 }

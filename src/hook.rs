@@ -19,6 +19,7 @@ use crate::domain::gate::{Decision, GateId, GateTimeout, TimeoutAction, decision
 use crate::domain::lifecycle::{GateMarker, HookInvocation, HookResponse, HookStatus, timestamp};
 use crate::domain::notification::{ACTION_GROUP, GateEvent, GateFollowUp, GateRequest};
 use crate::ports::{Deployments, ParameterStore, TopicPublisher};
+use crate::store::GateTable;
 
 /// Per-service gate timeouts, from the policy file when there is one.
 pub trait TimeoutRules: Send + Sync {
@@ -41,7 +42,12 @@ pub struct Hook {
     topic: Arc<dyn TopicPublisher>,
     deployments: Arc<dyn Deployments>,
     timeout_rules: Option<Arc<dyn TimeoutRules>>,
+    /// The bot's gate table, read to know whether the gate got its card.
+    gates: Option<Arc<dyn GateTable>>,
 }
+
+/// How often, at most, the hook publishes its gate request again while the gate has no card.
+const REPUBLISH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
 /// How much earlier than Lambda's own deadline an invocation stops polling, to answer in time.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
@@ -62,7 +68,14 @@ impl Hook {
             topic,
             deployments,
             timeout_rules: None,
+            gates: None,
         }
+    }
+
+    /// Lets the hook see whether the bot carded its gate, and publish again until it has.
+    pub fn with_gate_table(mut self, gates: Arc<dyn GateTable>) -> Hook {
+        self.gates = Some(gates);
+        self
     }
 
     /// Lets a policy set per-service timeouts.
@@ -159,6 +172,8 @@ impl Hook {
             requested_at,
             deadline,
             timeout_action: timeout.action,
+            published_at: Some(requested_at),
+            carded: false,
         };
         let request = self.gate_request(
             invocation,
@@ -260,8 +275,11 @@ impl Hook {
         if let Some(limit) = must_answer_by {
             window_end = window_end.min(limit.checked_sub(DEADLINE_MARGIN).unwrap_or(started));
         }
-        let details = invocation.details_with(Some(marker));
+        let mut marker = marker.clone();
+        let marker = &mut marker;
         loop {
+            self.keep_request_alive(invocation, marker).await;
+            let details = invocation.details_with(Some(marker));
             match self.decisions.get(marker.parameter_name.as_str()).await {
                 Ok(Some(value)) => return self.conclude(invocation, marker, &value).await,
                 Ok(None) => {}
@@ -287,6 +305,54 @@ impl Hook {
                 return HookResponse::in_progress(self.settings.callback_delay, details);
             }
             tokio::time::sleep_until(next).await;
+        }
+    }
+
+    /// Publishes the gate request again, at most once a minute, while the bot's table shows no
+    /// card for the gate: SNS gives up on a delivery after its retries, and a gate nobody sees
+    /// would wait for its timeout action. The same gate id makes every copy the same gate to
+    /// the bot. Once the table shows the card (or the gate closed), the marker says so and the
+    /// table is not read again.
+    async fn keep_request_alive(&self, invocation: &HookInvocation, marker: &mut GateMarker) {
+        let Some(gates) = &self.gates else {
+            return;
+        };
+        let now = Utc::now();
+        let last = marker.published_at.unwrap_or(marker.requested_at);
+        if marker.carded || now - last < REPUBLISH_EVERY {
+            return;
+        }
+        match gates.load(&marker.gate_id).await {
+            Ok(Some(stored)) if stored.record.card.is_some() || !stored.record.status.is_open() => {
+                marker.carded = true;
+                return;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(event = "gate.lookup_failed", gate_id = %marker.gate_id, error = %error);
+                return;
+            }
+        }
+        let sources = match self
+            .deployments
+            .describe(&invocation.deployment.to_string())
+            .await
+        {
+            Ok(Some(state)) => state.source_revisions,
+            _ => Vec::new(),
+        };
+        let request = self.gate_request(invocation, marker, sources);
+        let Ok(message) = serde_json::to_string(&request.to_notification()) else {
+            return;
+        };
+        match self.topic.publish(&message).await {
+            Ok(()) => {
+                marker.published_at = Some(now);
+                tracing::warn!(event = "gate.republished", gate_id = %marker.gate_id, "the gate has no card yet; its request was published again");
+            }
+            Err(error) => {
+                tracing::warn!(event = "gate.publish_failed", gate_id = %marker.gate_id, error = %error)
+            }
         }
     }
 

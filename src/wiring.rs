@@ -36,12 +36,21 @@ pub async fn hook_from_env(env: &dyn EnvSource) -> Result<Hook, ConfigError> {
     );
     let decisions = SsmParameterStore::new(aws_sdk_ssm::Client::new(&aws));
     let deployments = EcsDeployments::new(aws_sdk_ecs::Client::new(&aws));
-    let hook = Hook::new(
+    let table = settings.table.clone();
+    let mut hook = Hook::new(
         settings,
         Arc::new(decisions),
         Arc::new(topic),
         Arc::new(deployments),
     );
+    if let Some(table) = table {
+        // Only read (`GetItem`): the retention is the bot's business.
+        hook = hook.with_gate_table(Arc::new(DynamoGateTable::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            table,
+            crate::store::DEFAULT_RETENTION,
+        )));
+    }
     Ok(match policy {
         Some(policy) => hook.with_timeout_rules(Arc::new(policy)),
         None => hook,

@@ -34,6 +34,7 @@ type Item = HashMap<String, AttributeValue>;
 const GATE_SORT_KEY: &str = "GATE";
 const DECISION_SORT_KEY: &str = "DECISION";
 const ROLLBACK_SORT_KEY: &str = "ROLLBACK";
+const RECIPE_SORT_KEY: &str = "RECIPE";
 const VOTE_PREFIX: &str = "VOTE#";
 
 /// [`GateTable`] on one DynamoDB table.
@@ -634,6 +635,30 @@ impl GateTable for DynamoGateTable {
             Some(item) => self.decode_item(item).map(Some),
             None => Ok(None),
         }
+    }
+
+    async fn supersede(
+        &self,
+        parameter: &str,
+        gate: &GateId,
+    ) -> Result<Option<GateId>, StoreError> {
+        let mut item = key(format!("PARAMETER#{parameter}"), RECIPE_SORT_KEY);
+        item.insert(schema::BODY.to_owned(), s(gate.as_str()));
+        item.insert(schema::TTL_ATTRIBUTE.to_owned(), self.expiry(Utc::now()));
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|err| unavailable("dynamodb:PutItem", &err))?;
+        Ok(out
+            .attributes
+            .as_ref()
+            .and_then(|old| text(old, schema::BODY))
+            .and_then(|id| id.parse().ok()))
     }
 
     async fn deployment_gates(&self, arn: &str) -> Result<Vec<Stored>, StoreError> {

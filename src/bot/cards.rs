@@ -63,7 +63,9 @@ impl Bot {
                 .deployment
                 .as_ref()
                 .filter(|progress| {
-                    !record.status.is_open() || progress.phase != DeploymentPhase::InProgress
+                    !record.status.is_open()
+                        || progress.phase != DeploymentPhase::InProgress
+                        || progress.unconfirmed.is_some()
                 })
                 .map(|progress| progress.status_line(Utc::now())),
             offer_rollback_now: record.offers_rollback_now(),

@@ -46,7 +46,7 @@ pub struct SlashCommand {
 pub const USAGE: &str = "Usage: `/deploy status [service]` · `/deploy approve <gate>` · `/deploy rollback <gate>` · `/deploy help`";
 
 const HELP: &str = "*greenlight* gates the production traffic shift of ECS blue/green deployments.\n\
-• `/deploy status [service]`: this channel's open gates (or a service's), their votes and deadline, and where ECS is with each deployment\n\
+• `/deploy status [service]`: the open gates of this channel (in a direct message: the ones you may decide), their votes and deadline, and where ECS is with each deployment\n\
 • `/deploy approve <gate>`: reroute production traffic to the new revision (same rules as the Reroute button)\n\
 • `/deploy rollback <gate>`: roll the deployment back (same rules as the Rollback button)\n\
 Gate ids look like `gl-0123456789ab` and are shown on each card.";
@@ -80,8 +80,8 @@ pub async fn receive(
     tracing::info!(event = "command.received", command = %command.command, user = %command.user_id, channel = %command.channel_id, text = %command.text.chars().take(100).collect::<String>());
     let words: Vec<&str> = command.text.split_whitespace().collect();
     let answer = match words.as_slice() {
-        ["status"] => status(&bot, OpenGates::InChannel(command.channel_id.clone())).await,
-        ["status", service] => status(&bot, OpenGates::OfService((*service).to_owned())).await,
+        ["status"] => status(&bot, &command, None).await,
+        ["status", service] => status(&bot, &command, Some(service)).await,
         [verb @ ("approve" | "rollback"), gate] => {
             let action = if *verb == "approve" {
                 Action::Reroute
@@ -110,22 +110,25 @@ pub async fn receive(
     Ok(ephemeral(answer))
 }
 
-/// The open gates of this channel, or of a service, each with the live state of its deployment
-/// from ECS. Both are one query on a sparse index of open gates: what it reads does not grow with
-/// the gates that closed.
-async fn status(bot: &Bot, which: OpenGates) -> String {
-    let gates = match bot.gates.open_gates(&which).await {
+/// The open gates someone may see, each with the live state of its deployment from ECS: in a
+/// channel, the gates whose cards are in it; in a direct message, the gates the person may
+/// decide. Never every gate of every channel to anyone. Each list is one query per channel (or
+/// one for the service) on a sparse index of open gates: what it reads does not grow with the
+/// gates that closed.
+async fn status(bot: &Bot, command: &SlashCommand, service: Option<&str>) -> String {
+    let direct = command.channel_id.starts_with('D');
+    let gates = match visible_gates(bot, command, service, direct).await {
         Ok(gates) => gates,
         Err(_) => {
             return "⚠️ The gate store is unavailable; try again in a moment.".to_owned();
         }
     };
     if gates.is_empty() {
-        return match which {
-            OpenGates::OfService(service) => format!("No open gate for `{service}`."),
-            OpenGates::InChannel(_) => {
-                "No open gates in this channel. (`/deploy status <service>` looks for a service's gates anywhere.)".to_owned()
-            }
+        return match (service, direct) {
+            (Some(service), false) => format!("No open gate for `{service}` in this channel."),
+            (Some(service), true) => format!("No open gate for `{service}` that you may decide."),
+            (None, false) => "No open gates in this channel.".to_owned(),
+            (None, true) => "No open gates that you may decide.".to_owned(),
         };
     }
     let shown = &gates[..gates.len().min(STATUS_LIMIT)];
@@ -141,6 +144,51 @@ async fn status(bot: &Bot, which: OpenGates) -> String {
         text.push_str(&format!("\n… and {} more", gates.len() - STATUS_LIMIT));
     }
     text
+}
+
+async fn visible_gates(
+    bot: &Bot,
+    command: &SlashCommand,
+    service: Option<&str>,
+    direct: bool,
+) -> Result<Vec<GateRecord>, crate::store::StoreError> {
+    let candidates: Vec<GateRecord> = match (service, direct) {
+        (Some(service), _) => {
+            bot.gates
+                .open_gates(&OpenGates::OfService(service.to_owned()))
+                .await?
+        }
+        (None, false) => {
+            bot.gates
+                .open_gates(&OpenGates::InChannel(command.channel_id.clone()))
+                .await?
+        }
+        (None, true) => {
+            let mut gates = Vec::new();
+            for channel in bot.card_channels() {
+                gates.extend(bot.gates.open_gates(&OpenGates::InChannel(channel)).await?);
+            }
+            gates.sort_by_key(|gate| gate.requested_at);
+            gates
+        }
+    };
+    let mut visible = Vec::new();
+    for gate in candidates {
+        let card_channel = gate.card.as_ref().map(|card| card.channel.clone());
+        let shown = if direct {
+            // Someone who may decide it, wherever its card is.
+            let channel = card_channel.unwrap_or_default();
+            bot.authorize_on_gate(&gate, &command.user_id, &channel, Action::Reroute)
+                .await
+                .is_ok()
+        } else {
+            card_channel.as_deref() == Some(command.channel_id.as_str())
+        };
+        if shown {
+            visible.push(gate);
+        }
+    }
+    Ok(visible)
 }
 
 async fn status_line(bot: &Bot, gate: &GateRecord) -> String {

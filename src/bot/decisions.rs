@@ -33,6 +33,8 @@ pub enum Outcome {
     },
     /// The gate ended another way (timed out, resolved outside greenlight).
     Closed { status: GateStatus },
+    /// The gate is past the point where a decision could still reach its deployment.
+    TooLate { why: &'static str },
     /// No such gate, or its card is not greenlight's.
     UnknownGate,
     /// The policy says no.
@@ -81,6 +83,9 @@ impl Outcome {
                 ),
                 _ => format!("`{gate}` is closed; nothing to decide."),
             },
+            Outcome::TooLate { why } => {
+                format!("⌛ `{gate}` can no longer be decided: {why}. Nothing was written.")
+            }
             Outcome::UnknownGate => {
                 format!("greenlight knows no open gate `{gate}`; nothing was changed.")
             }
@@ -98,6 +103,7 @@ impl Outcome {
             Outcome::AlreadyVoted { .. } => "already_voted",
             Outcome::AlreadyDecided { .. } => "already_decided",
             Outcome::Closed { .. } => "closed",
+            Outcome::TooLate { .. } => "too_late",
             Outcome::UnknownGate => "unknown_gate",
             Outcome::Refused(refusal) => refusal.code(),
             Outcome::Failed { .. } => "failed",
@@ -155,6 +161,9 @@ impl Bot {
         };
         if !record.status.is_open() {
             return closed_outcome(record.status);
+        }
+        if let Some(why) = too_late(&record, Utc::now()) {
+            return Outcome::TooLate { why };
         }
         let rule = match self.authorize_on_gate(&record, user, channel, action).await {
             Ok(rule) => rule,
@@ -351,7 +360,16 @@ impl Bot {
                         Err(self.close_as_resolved_elsewhere(record, outcome).await)
                     }
                     Err(error) => {
-                        tracing::warn!(event = "gate.dependency_failed", gate_id = %record.gate_id, error = %error);
+                        // A write that timed out may still have been applied: read it back
+                        // before saying it failed (and before the lock is released).
+                        let read_back = self.decisions.get(name.as_str()).await;
+                        if let Ok(Some(value)) = &read_back
+                            && Decision::from_parameter_value(value) == Some(decision)
+                        {
+                            tracing::warn!(event = "gate.write_applied_late", gate_id = %record.gate_id, error = %error, "the decision write reported a failure but was applied");
+                            return Ok(());
+                        }
+                        tracing::warn!(event = "gate.dependency_failed", gate_id = %record.gate_id, error = %error, read_back = ?read_back);
                         Err(Outcome::Failed {
                             reason: "the decision could not be written".to_owned(),
                         })
@@ -380,6 +398,28 @@ fn failed(error: &StoreError) -> Outcome {
             StoreError::Conflict { .. } => "the gate kept changing while it was updated".to_owned(),
         },
     }
+}
+
+/// ECS lets a lifecycle stage last 24 hours; a recipe gate older than that belongs to a
+/// deployment that is over, and its parameter to whichever deployment's hook polls it next.
+const RECIPE_GATE_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
+
+/// Why an open gate can no longer be decided, if it cannot: its deadline passed (the hook has
+/// applied, or is about to apply, its timeout action), or it is a recipe gate older than a stage
+/// may last.
+fn too_late(record: &GateRecord, now: chrono::DateTime<Utc>) -> Option<&'static str> {
+    if record.deadline.is_some_and(|deadline| now > deadline) {
+        return Some("its deadline has passed and the timeout action applies");
+    }
+    let recipe = record.service_deployment_arn.is_none();
+    if recipe
+        && record
+            .requested_at
+            .is_some_and(|asked| now - asked > RECIPE_GATE_LIFETIME)
+    {
+        return Some("it was asked more than 24 hours ago, longer than an ECS stage may wait");
+    }
+    None
 }
 
 /// The answer for a gate that is no longer open.

@@ -192,6 +192,19 @@ impl Gates {
         )
     }
 
+    /// Makes `gate` the latest recipe gate on `parameter`; returns the one it replaces.
+    pub async fn supersede(
+        &self,
+        parameter: &str,
+        gate: &GateId,
+    ) -> Result<Option<GateId>, StoreError> {
+        logged(
+            self.table.supersede(parameter, gate).await,
+            "supersede",
+            gate.as_str(),
+        )
+    }
+
     pub async fn latest_for_service(
         &self,
         cluster: &str,

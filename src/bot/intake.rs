@@ -16,7 +16,7 @@ use crate::domain::notification::{
     EcsEvent, GateEvent, GateFollowUp, GateRequest, TopicMessage, classify,
 };
 use crate::domain::progress::{DEPLOYMENT_STATE_CHANGE, HOOK_STATE_CHANGE};
-use crate::domain::record::{GateRecord, GateStatus};
+use crate::domain::record::{GateRecord, GateStatus, Resolution};
 use crate::ports::Created;
 use crate::slack::api::OutgoingMessage;
 use crate::sns::verify::{SnsEnvelope, SnsMessageType};
@@ -119,6 +119,9 @@ async fn open_gate(
             GateId::for_parameter_message(&request.parameter_name, &envelope.message_id);
     }
     record.card_claimed_at = Some(Utc::now());
+    // A recipe request carries no time of its own; the bot's clock dates it, so that a card from
+    // last week cannot decide this week's deployment (see `decisions.rs`).
+    record.requested_at.get_or_insert_with(Utc::now);
     let Some(channel) = bot.channel_for(record.cluster.as_deref(), record.service.as_deref())
     else {
         tracing::error!(event = "gate.no_channel", gate_id = %record.gate_id, "no policy rule or GREENLIGHT_SLACK_CHANNEL names a channel for this gate");
@@ -127,7 +130,11 @@ async fn open_gate(
         ));
     };
     match bot.gates.create(&record).await {
-        Ok(Created::New) => {}
+        Ok(Created::New) => {
+            if record.service_deployment_arn.is_none() {
+                supersede_older_recipe_gates(bot, &record).await;
+            }
+        }
         Ok(Created::AlreadyExisted) => {
             match already_recorded(bot, &record.gate_id, envelope).await? {
                 Some(recorded) => record = recorded,
@@ -145,6 +152,31 @@ async fn open_gate(
     }
     tracing::info!(event = "gate.carded", gate_id = %record.gate_id, cluster = record.cluster.as_deref().unwrap_or(""), service = record.service.as_deref().unwrap_or(""), stage = record.stage.map(|s| s.as_str()).unwrap_or(""), parameter = %request.parameter_name, outcome = "posted");
     Ok("card posted\n".to_owned())
+}
+
+/// Recipe hooks share one decision parameter across deployments: a click on last week's card
+/// would write `approved` where this week's hook reads it. So a new recipe gate on a parameter
+/// closes the older one still open there (its card says by what, and loses its buttons).
+async fn supersede_older_recipe_gates(bot: &Bot, record: &GateRecord) {
+    let Resolution::Parameter { name } = &record.resolution else {
+        return;
+    };
+    let Ok(Some(older)) = bot.gates.supersede(name.as_str(), &record.gate_id).await else {
+        return;
+    };
+    if older == record.gate_id {
+        return;
+    }
+    let status = GateStatus::ResolvedElsewhere {
+        outcome: format!(
+            "superseded by a newer request on the same parameter, `{}`",
+            record.gate_id
+        ),
+        at: Utc::now(),
+    };
+    let _ = bot
+        .close_gate(&older, Closing::new(status, "gate.superseded"))
+        .await;
 }
 
 /// A request for a gate that is recorded already: `Some` with the gate when this delivery is the
@@ -165,8 +197,39 @@ pub(super) async fn already_recorded(
     })
 }
 
+/// How far the hook's clock may be ahead of the bot's when it says a deadline passed.
+const DEADLINE_SKEW: chrono::Duration = chrono::Duration::minutes(2);
+
 async fn follow_up_gate(bot: &Bot, follow_up: &GateFollowUp) -> Result<String, BotError> {
     let GateEvent::TimedOut { action } = follow_up.event;
+    // What closes a card must be true: a timeout only once the gate's own deadline has passed,
+    // with the action the gate recorded. Anyone who may publish could otherwise close any card.
+    // The same check guards a closed gate, whose unread decision the timeout deletes.
+    match bot.gates.load(&follow_up.gate_id).await {
+        Ok(Some(record)) => {
+            let premature = record
+                .deadline
+                .is_none_or(|deadline| Utc::now() + DEADLINE_SKEW < deadline);
+            let mismatched = record
+                .timeout_action
+                .is_some_and(|recorded| recorded != action);
+            if premature || mismatched {
+                let code = if premature {
+                    "premature_timeout"
+                } else {
+                    "mismatched_timeout"
+                };
+                tracing::warn!(event = "sns.gate_refused", code, gate_id = %follow_up.gate_id, deadline = ?record.deadline, claimed_action = action.as_str());
+                return Err(BotError::Forbidden(format!(
+                    "timeout refused ({code}): the gate's deadline has not passed or its action differs"
+                )));
+            }
+        }
+        Ok(_) => {}
+        Err(_) => {
+            return Err(BotError::Unavailable("could not read the gate".to_owned()));
+        }
+    }
     let status = GateStatus::TimedOut {
         action,
         at: follow_up.at,
@@ -262,14 +325,11 @@ async fn ecs_event(
             Ok("noted in the gate's thread\n".to_owned())
         }
         _ => {
-            let mut text = format!("*{}*: `{name}`", event.detail_type);
-            if let Some((cluster, service)) = event_service(event) {
-                text.push_str(&format!(" for {service} in {cluster}"));
-            }
-            if let Some(reason) = reason {
-                text.push_str(&format!(" — {reason}"));
-            }
-            post_plain(bot, &text, None).await
+            // Every deployment of every ECS service in the region reaches the topic; only those
+            // greenlight carded belong in the channel. The rest is a log line.
+            let (cluster, service) = event_service(event).unwrap_or_default();
+            tracing::info!(event = "ecs.event_without_card", detail_type = %event.detail_type, ecs_event = name, cluster = %cluster, service = %service, reason = reason.unwrap_or(""), message_id = %envelope.message_id);
+            Ok("no card for this service; logged only\n".to_owned())
         }
     }
 }

@@ -110,6 +110,21 @@ impl Bot {
         &self.settings
     }
 
+    /// Every channel a card may go to: each rule's, and the default one.
+    pub fn card_channels(&self) -> Vec<String> {
+        let mut channels: Vec<String> = self
+            .policy
+            .rules()
+            .iter()
+            .filter_map(|rule| rule.channel())
+            .chain(self.settings.slack_channel.as_deref())
+            .map(str::to_owned)
+            .collect();
+        channels.sort();
+        channels.dedup();
+        channels
+    }
+
     /// The channel for a gate's card: its rule's channel, else the default one.
     pub fn channel_for(&self, cluster: Option<&str>, service: Option<&str>) -> Option<String> {
         self.policy

@@ -303,21 +303,60 @@ async fn hook_ended(bot: &Bot, hook: &HookEvent) -> Result<String, BotError> {
             return Err(BotError::Unavailable("could not read the gate".to_owned()));
         }
     };
+    let at = hook.updated_at.unwrap_or_else(Utc::now);
+    // The event alone closes nothing: anyone who may publish to the topic could send it. Only
+    // DescribeServiceDeployments saying the pause no longer waits does.
     let state = match bot.deployments.describe(&arn).await {
-        Ok(state) => state,
+        Ok(Some(state)) => state,
+        Ok(None) => {
+            tracing::warn!(event = "sns.gate_refused", code = "unconfirmed_hook_event", gate_id = %gate_id, hook_event = hook.name.as_str(), reason = "ECS does not know the deployment");
+            return Err(BotError::Forbidden(
+                "hook event refused: ECS does not know its deployment".to_owned(),
+            ));
+        }
         Err(error) => {
             tracing::warn!(event = "ecs.describe_failed", gate_id = %gate_id, error = %error);
-            None
+            if record.status.is_open() {
+                let note = format!(
+                    "ECS reported {} for this pause; ECS could not be asked to confirm it",
+                    hook.name.as_str()
+                );
+                let update = bot
+                    .gates
+                    .update(&gate_id, |stored| {
+                        let progress = DeploymentProgress::observed(
+                            stored.deployment.as_ref(),
+                            DeploymentPhase::InProgress,
+                            None,
+                            at,
+                        )
+                        .unconfirmed(note.clone());
+                        stored.deployment = Some(progress);
+                    })
+                    .await;
+                if let Ok(Some(update)) = update
+                    && update.changed()
+                {
+                    bot.redraw(&update.after).await;
+                }
+            }
+            // A retry (SNS delivers again) asks ECS again.
+            return Err(BotError::Unavailable(
+                "ECS could not confirm the hook event; deliver again".to_owned(),
+            ));
         }
     };
-    let at = hook.updated_at.unwrap_or_else(Utc::now);
     if !record.status.is_open() {
         // greenlight's own decision (or an earlier delivery of this event) closed the card:
         // only the live state may have moved on.
-        if let Some(state) = &state {
-            refresh_progress(bot, &gate_id, state, at).await;
-        }
+        refresh_progress(bot, &gate_id, &state, at).await;
         return Ok("gate already closed\n".to_owned());
+    }
+    if resolved_elsewhere(&record, &state, &hook.hook_id).is_none() {
+        tracing::warn!(event = "sns.gate_refused", code = "unconfirmed_hook_event", gate_id = %gate_id, hook_event = hook.name.as_str(), reason = "ECS says the pause still waits");
+        return Err(BotError::Forbidden(
+            "hook event refused: ECS says the pause still waits for a decision".to_owned(),
+        ));
     }
     // greenlight takes its decision lock before calling ECS and saves the record after: a lock
     // without a saved decision is greenlight's own click in flight, not someone else's.
@@ -326,7 +365,7 @@ async fn hook_ended(bot: &Bot, hook: &HookEvent) -> Result<String, BotError> {
     }
     let status = match hook.name {
         HookEventName::TimedOut => GateStatus::TimedOut {
-            action: timeout_action_taken(&record, state.as_ref(), &hook.hook_id),
+            action: timeout_action_taken(&record, Some(&state), &hook.hook_id),
             at,
         },
         HookEventName::Succeeded => GateStatus::ResolvedElsewhere {
@@ -338,9 +377,7 @@ async fn hook_ended(bot: &Bot, hook: &HookEvent) -> Result<String, BotError> {
             at,
         },
     };
-    let progress = state
-        .as_ref()
-        .and_then(|state| live_progress(record.deployment.as_ref(), state, at));
+    let progress = live_progress(record.deployment.as_ref(), &state, at);
     let closing = Closing::new(status, "gate.closed_by_ecs").with_progress(progress);
     match bot.close_gate(&gate_id, closing).await {
         Ok(_) => Ok("card updated\n".to_owned()),
@@ -486,10 +523,20 @@ impl Bot {
             return Ok(());
         };
         tracing::warn!(event = "gate.dependency_failed", gate_id = %record.gate_id, error = %error, reason = "ECS did not accept the decision");
-        if let Ok(Some(state)) = self.deployments.describe(arn).await
-            && let Some(outcome) = resolved_elsewhere(record, &state, hook_id)
-        {
-            return Err(self.close_as_resolved_elsewhere(record, outcome).await);
+        if let Ok(Some(state)) = self.deployments.describe(arn).await {
+            // A call that timed out may still have been applied: ECS showing the hook in the
+            // state this decision asked for is this decision taking effect, not someone else's.
+            let applied = state.hook(hook_id).is_some_and(|hook| match action {
+                HookAction::Continue => hook.status == "SUCCEEDED",
+                HookAction::Rollback => hook.status == "FAILED",
+            });
+            if applied {
+                tracing::warn!(event = "gate.write_applied_late", gate_id = %record.gate_id, "ContinueServiceDeployment reported a failure but was applied");
+                return Ok(());
+            }
+            if let Some(outcome) = resolved_elsewhere(record, &state, hook_id) {
+                return Err(self.close_as_resolved_elsewhere(record, outcome).await);
+            }
         }
         Err(Outcome::Failed {
             reason: "ECS did not accept the decision".to_owned(),

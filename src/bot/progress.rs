@@ -91,6 +91,14 @@ pub async fn deployment_event(
             &state.plan,
         );
     }
+    if confirmed.is_none() && arn.is_some() {
+        // ECS could not be asked: the event's word goes on the card as unconfirmed, and closes
+        // nothing (see below); a later event or look settles it.
+        progress = progress.unconfirmed(format!(
+            "ECS reported {}; ECS could not be asked to confirm it",
+            news.name
+        ));
+    }
     let is_news = progress.is_news_after(previous.as_ref());
     // A gate still open when ECS itself says its deployment is rolling back or over cannot be
     // decided any more. Only ECS's own answer closes it, never the event alone.

@@ -187,7 +187,9 @@ impl Bot {
                 };
             }
         }
-        if let Err(error) = self.deployments.stop_with_rollback(&arn).await {
+        if let Err(error) = self.deployments.stop_with_rollback(&arn).await
+            && !self.stop_was_applied(&arn).await
+        {
             tracing::warn!(event = "gate.dependency_failed", gate_id = %gate, error = %error, reason = "ECS did not stop the deployment");
             // A failure to release is logged by the store.
             let _ = self.gates.unlock_rollback(&arn).await;
@@ -213,6 +215,27 @@ impl Bot {
         )
         .await;
         RollbackNow::Requested
+    }
+
+    /// Whether a `StopServiceDeployment` that reported a failure (a time-out, say) was applied
+    /// all the same: ECS shows the deployment stopping or rolling back.
+    async fn stop_was_applied(&self, arn: &str) -> bool {
+        match self.deployments.describe(arn).await {
+            Ok(Some(state)) => {
+                let applied = matches!(
+                    state.status.as_str(),
+                    "STOP_REQUESTED"
+                        | "ROLLBACK_REQUESTED"
+                        | "ROLLBACK_IN_PROGRESS"
+                        | "ROLLBACK_SUCCESSFUL"
+                );
+                if applied {
+                    tracing::warn!(event = "gate.write_applied_late", deployment = arn, status = %state.status, "StopServiceDeployment reported a failure but was applied");
+                }
+                applied
+            }
+            _ => false,
+        }
     }
 
     /// Puts `progress` on every card of the record's deployment (the record alone if greenlight

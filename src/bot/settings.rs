@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{
-    ConfigError, EnvSource, decision_prefix, optional, parse_duration, parse_or, parse_topic_arn,
-    policy_file, required,
+    ConfigError, EnvSource, decision_prefix, optional, parse_duration, parse_or, parse_table_name,
+    parse_topic_arn, policy_file, required,
 };
 use crate::domain::gate::ParameterName;
 use crate::store::DEFAULT_RETENTION;
@@ -84,14 +84,6 @@ fn secret(
     }
 }
 
-/// DynamoDB's rule for table names.
-fn is_table_name(text: &str) -> bool {
-    (3..=255).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-}
-
 fn is_channel_id(text: &str) -> bool {
     crate::policy::rules::is_channel_id(text)
 }
@@ -141,13 +133,8 @@ impl BotSettings {
                  GREENLIGHT_TABLE to the table's name (`greenlight table create` makes one)",
             ));
         }
-        let table = required(env, "GREENLIGHT_TABLE")?;
-        if !is_table_name(&table) {
-            return Err(ConfigError::new(
-                "GREENLIGHT_TABLE",
-                format!("`{table}` is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)"),
-            ));
-        }
+        let table = parse_table_name(&required(env, "GREENLIGHT_TABLE")?)
+            .map_err(|problem| ConfigError::new("GREENLIGHT_TABLE", problem))?;
         let retention = parse_or(env, "GREENLIGHT_RETENTION", DEFAULT_RETENTION, |text| {
             let retention = parse_duration(text)?;
             if retention < Duration::from_secs(24 * 3600) {

@@ -700,12 +700,10 @@ fn lambda_hook(
     .map(|(name, value)| (name.to_owned(), value))
     .collect();
     let settings = HookSettings::from_env(&hook_env).context("the hook's settings")?;
-    Ok(Arc::new(Hook::new(
-        settings,
-        Arc::clone(&store.store),
-        topic,
-        ecs,
-    )))
+    Ok(Arc::new(
+        Hook::new(settings, Arc::clone(&store.store), topic, ecs)
+            .with_gate_table(Arc::clone(&store.gates)),
+    ))
 }
 
 /// `N` random bytes from the system's generator: the run's id, the signing secret.

@@ -40,6 +40,13 @@ pub struct GateMarker {
     pub deadline: DateTime<Utc>,
     /// Decided when the gate opened, so a policy change mid-gate cannot change what happens.
     pub timeout_action: TimeoutAction,
+    /// When the gate request was last published (the first time: `requested_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<DateTime<Utc>>,
+    /// Whether the bot's table showed the gate carded: from then on the request is not
+    /// published again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub carded: bool,
 }
 
 /// The key under which the marker lives in `hookDetails`.
@@ -279,6 +286,8 @@ mod tests {
             requested_at: Utc::now(),
             deadline: Utc::now(),
             timeout_action: TimeoutAction::Rollback,
+            published_at: None,
+            carded: false,
         };
         let response = HookResponse::in_progress(5, invocation.details_with(Some(&marker)));
         let json = serde_json::to_value(&response).unwrap();

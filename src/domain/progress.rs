@@ -286,6 +286,10 @@ pub struct DeploymentProgress {
     pub rollback_requested_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_requested_at: Option<DateTime<Utc>>,
+    /// What an event said that `DescribeServiceDeployments` could not confirm (ECS could not be
+    /// asked): shown on the card as unconfirmed until a later event or look settles it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed: Option<String>,
 }
 
 impl DeploymentProgress {
@@ -307,7 +311,14 @@ impl DeploymentProgress {
             bake_ends_at: None,
             rollback_requested_by: previous.and_then(|p| p.rollback_requested_by.clone()),
             rollback_requested_at: previous.and_then(|p| p.rollback_requested_at),
+            unconfirmed: None,
         }
+    }
+
+    /// The same observation, marked as an event's word that ECS has not confirmed.
+    pub fn unconfirmed(mut self, what: impl Into<String>) -> DeploymentProgress {
+        self.unconfirmed = Some(clip(&what.into(), REASON_MAX));
+        self
     }
 
     /// Adds what `DescribeServiceDeployments` said: the live stage and, during the bake time, when
@@ -336,11 +347,20 @@ impl DeploymentProgress {
             earlier.phase != self.phase
                 || earlier.reason != self.reason
                 || earlier.stage != self.stage
+                || earlier.unconfirmed != self.unconfirmed
         })
     }
 
     /// The card's live line.
     pub fn status_line(&self, now: DateTime<Utc>) -> String {
+        let line = self.confirmed_line(now);
+        match &self.unconfirmed {
+            Some(what) => format!("{line} · ⚠ unconfirmed: {what}"),
+            None => line,
+        }
+    }
+
+    fn confirmed_line(&self, now: DateTime<Utc>) -> String {
         let with_reason = |lead: &str| match &self.reason {
             Some(reason) => format!("{lead}: {reason}"),
             None => lead.to_owned(),

@@ -18,6 +18,7 @@ struct Tables {
     votes: BTreeMap<String, BTreeSet<String>>,
     decision_locks: BTreeMap<String, DecisionLock>,
     rollback_locks: BTreeMap<String, DecisionLock>,
+    latest_recipe: BTreeMap<String, GateId>,
 }
 
 /// An in-memory [`GateTable`].
@@ -196,6 +197,14 @@ impl GateTable for MemoryGateTable {
                 .collect::<Vec<_>>()
         })?;
         Ok(Self::sorted(gates).pop())
+    }
+
+    async fn supersede(
+        &self,
+        parameter: &str,
+        gate: &GateId,
+    ) -> Result<Option<GateId>, StoreError> {
+        self.with(|t| t.latest_recipe.insert(parameter.to_owned(), gate.clone()))
     }
 
     async fn deployment_gates(&self, arn: &str) -> Result<Vec<Stored>, StoreError> {

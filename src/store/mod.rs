@@ -123,6 +123,11 @@ pub trait GateTable: Send + Sync {
         cluster: &str,
         service: &str,
     ) -> Result<Option<Stored>, StoreError>;
+    /// Makes `gate` the latest recipe gate of a decision parameter and returns the one it
+    /// replaces, if any: recipe hooks share one parameter across deployments, so only the newest
+    /// gate on it may still be decided.
+    async fn supersede(&self, parameter: &str, gate: &GateId)
+    -> Result<Option<GateId>, StoreError>;
     /// Every gate of one service deployment, in the order they were requested.
     async fn deployment_gates(&self, arn: &str) -> Result<Vec<Stored>, StoreError>;
     /// Open gates, in the order they were requested. A corrupt item is logged and left out.

@@ -768,7 +768,12 @@ async fn without_approvers_a_rollback_click_is_refused_too() {
 #[tokio::test]
 async fn a_click_on_a_timed_out_gate_decides_nothing() {
     let bot = TestBot::start().await;
-    let (gate, parameter) = bot.open_gate("timedout").await;
+    let (gate, parameter) = bot
+        .open_gate_due(
+            "timedout",
+            chrono::Utc::now() - chrono::Duration::minutes(1),
+        )
+        .await;
     let follow_up = serde_json::json!({"version": "1.0", "source": "custom",
         "content": {"textType": "client-markdown", "title": format!("Gate {gate} timed out"),
             "description": "Nobody decided before the deadline: the deployment is rolled back."},

@@ -93,7 +93,7 @@ async fn status_filters_by_service() {
     let text = deploy(&bot, ALICE, "status web").await;
     assert!(text.contains(&format!("`{gate}`")), "{text}");
     let text = deploy(&bot, ALICE, "status other").await;
-    assert_eq!(text, "No open gate for `other`.");
+    assert_eq!(text, "No open gate for `other` in this channel.");
 }
 
 #[tokio::test]

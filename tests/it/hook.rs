@@ -10,6 +10,7 @@ use greenlight::aws::ssm::SsmParameterStore;
 use greenlight::config::HookSettings;
 use greenlight::domain::lifecycle::HookResponse;
 use greenlight::hook::Hook;
+use greenlight::store::GateTable;
 use serde_json::{Value, json};
 
 use crate::support::ecs_double::EcsDouble;
@@ -32,6 +33,14 @@ impl Fixture {
     }
 
     async fn with_ssm_endpoint(extra: &[(&str, &str)], ssm_endpoint: Option<&str>) -> Fixture {
+        Fixture::with_options(extra, ssm_endpoint, None).await
+    }
+
+    async fn with_options(
+        extra: &[(&str, &str)],
+        ssm_endpoint: Option<&str>,
+        gates: Option<Arc<dyn GateTable>>,
+    ) -> Fixture {
         let config = moto::sdk_config().await;
         let topic = moto::create_topic(&config, &moto::unique("gates")).await;
         let published = HttpRecorder::start().await;
@@ -68,6 +77,10 @@ impl Fixture {
             Arc::new(SnsTopic::new(aws_sdk_sns::Client::new(&config), topic)),
             Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(&ecs_config))),
         );
+        let hook = match gates {
+            Some(gates) => hook.with_gate_table(gates),
+            None => hook,
+        };
         Fixture {
             hook,
             published,
@@ -517,5 +530,83 @@ async fn a_marker_from_another_stage_opens_a_new_gate() {
         fixture.published.wait_for_messages(2).await.len(),
         2,
         "a second gate request"
+    );
+}
+
+/// SNS gave up on the gate request (the bot or Slack was down for longer than its retries): the
+/// hook publishes it again, at most once a minute, until the bot's table shows the gate carded,
+/// and then stops reading the table.
+#[tokio::test]
+async fn the_hook_publishes_again_until_its_gate_is_carded() {
+    let table_name = moto::unique("hookgates");
+    let gates: Arc<dyn GateTable> =
+        Arc::new(moto::gate_table(&moto::dynamodb_config().await, &table_name).await);
+    let fixture = Fixture::with_options(&[], None, Some(Arc::clone(&gates))).await;
+    let mut details = fixture.open().await;
+    assert_eq!(fixture.published.wait_for_messages(1).await.len(), 1);
+    let a_while_ago = |details: &mut Value| {
+        details["greenlight"]["publishedAt"] =
+            json!((chrono::Utc::now() - chrono::Duration::minutes(2)).to_rfc3339());
+    };
+
+    // Over a minute and no gate in the table: published again, with the same gate id.
+    a_while_ago(&mut details);
+    let response = fixture
+        .hook
+        .handle(&fixture.payload(Some(details)), None)
+        .await;
+    let json = serde_json::to_value(&response).unwrap();
+    assert_eq!(json["hookStatus"], "IN_PROGRESS");
+    let messages = fixture.published.wait_for_messages(2).await;
+    assert_eq!(messages.len(), 2, "published again");
+    let gate_of = |message: &Value| -> String {
+        message["metadata"]["additionalContext"]["gateId"]
+            .as_str()
+            .expect("gate id")
+            .to_owned()
+    };
+    assert_eq!(gate_of(&messages[0]), gate_of(&messages[1]));
+    // Within the minute: not again.
+    let details = json["hookDetails"].clone();
+    fixture
+        .hook
+        .handle(&fixture.payload(Some(details.clone())), None)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        fixture.published.sns_messages().len(),
+        2,
+        "at most once a minute"
+    );
+
+    // The bot records and cards the gate: the hook notices and stops.
+    let gate: greenlight::domain::gate::GateId = gate_of(&messages[0]).parse().unwrap();
+    let request =
+        match greenlight::domain::notification::classify(&messages[0].to_string()).unwrap() {
+            greenlight::domain::notification::TopicMessage::GateRequest(request) => request,
+            other => panic!("{other:?}"),
+        };
+    let mut record = greenlight::domain::record::GateRecord::from_request(&request);
+    assert_eq!(record.gate_id, gate);
+    gates.create(&record).await.unwrap();
+    record.card = Some(greenlight::domain::record::CardLocation {
+        channel: "C0DEPLOYS1".into(),
+        ts: "1.2".into(),
+        thread_ts: None,
+    });
+    gates.save(&record, 1).await.unwrap();
+    let mut details = details;
+    a_while_ago(&mut details);
+    let response = fixture
+        .hook
+        .handle(&fixture.payload(Some(details)), None)
+        .await;
+    let json = serde_json::to_value(&response).unwrap();
+    assert_eq!(json["hookDetails"]["greenlight"]["carded"], true, "{json}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        fixture.published.sns_messages().len(),
+        2,
+        "not published once carded"
     );
 }

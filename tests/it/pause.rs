@@ -462,6 +462,16 @@ async fn ecs_refusing_for_another_reason_keeps_the_buttons() {
 async fn a_pause_continued_outside_greenlight_closes_the_card() {
     let bot = TestBot::start().await;
     let (arn, gate) = open_pause(&bot, "prod").await;
+    // Someone continued it in the console: ECS says so.
+    bot.ecs.add_deployment(
+        &arn,
+        deployment(
+            &arn,
+            "IN_PROGRESS",
+            "PRODUCTION_TRAFFIC_SHIFT",
+            json!([hook_detail(HOOK, "SUCCEEDED", "ROLLBACK")]),
+        ),
+    );
     deliver(
         &bot,
         &hook_event(&arn, HOOK, "HOOK_SUCCEEDED", "POST_TEST_TRAFFIC_SHIFT"),
@@ -1040,4 +1050,34 @@ async fn a_malformed_pause_event_is_refused_and_makes_nothing() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(bot.slack.calls("chat.postMessage").is_empty());
     assert!(bot.ecs.calls().is_empty());
+}
+
+/// A hook event alone closes nothing: ECS saying the pause still waits refuses it (a forged or
+/// stale event), and ECS that cannot be asked leaves the card open with the event marked as
+/// unconfirmed, answered 503 so that SNS delivers it again.
+#[tokio::test]
+async fn a_hook_event_ecs_does_not_confirm_leaves_the_card_open() {
+    let bot = TestBot::start().await;
+    let (arn, gate) = open_pause(&bot, "prod").await;
+    let event = hook_event(&arn, HOOK, "HOOK_SUCCEEDED", "POST_TEST_TRAFFIC_SHIFT");
+    let (status, text) = bot.post("/sns", bot.sns_notification(&event)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    assert!(text.contains("still waits"), "{text}");
+    assert!(record(&bot, &gate).await.status.is_open());
+    assert!(
+        !action_ids(&card(&bot, &gate).await).is_empty(),
+        "the buttons stay"
+    );
+
+    bot.ecs.set_failing(true);
+    let (status, text) = bot.post("/sns", bot.sns_notification(&event)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    let card = card(&bot, &gate).await;
+    assert!(!action_ids(&card).is_empty(), "the buttons stay");
+    let drawn = serde_json::to_string(&card.blocks).unwrap();
+    assert!(
+        drawn.contains("unconfirmed") && drawn.contains("HOOK_SUCCEEDED"),
+        "{drawn}"
+    );
+    assert!(record(&bot, &gate).await.status.is_open());
 }

@@ -220,10 +220,10 @@ async fn other_messages_are_posted_as_they_are() {
         .iter()
         .map(|c| c.body["text"].as_str().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(texts.len(), 3, "{texts:?}");
+    // An ECS event about a service greenlight has no card for is a log line, not channel noise.
+    assert_eq!(texts.len(), 2, "{texts:?}");
     assert!(texts[0].contains("Deploys are frozen"));
     assert!(texts[1].contains("hello"));
-    assert!(texts[2].contains("SERVICE_DEPLOYMENT_COMPLETED") && texts[2].contains("api"));
 }
 
 #[tokio::test]

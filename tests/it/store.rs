@@ -398,7 +398,10 @@ async fn table_create_is_idempotent() {
 #[tokio::test]
 async fn a_decision_no_hook_will_read_is_deleted_when_the_timeout_arrives() {
     let bot = TestBot::start().await;
-    let (gate, parameter) = bot.open_gate("raced").await;
+    // The click lands just before the deadline; the hook's timeout just after it.
+    let (gate, parameter) = bot
+        .open_gate_due("raced", chrono::Utc::now() + chrono::Duration::seconds(30))
+        .await;
     assert_eq!(
         bot.click(ALICE, REROUTE_ACTION_ID, &gate).await,
         StatusCode::OK

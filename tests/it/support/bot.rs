@@ -274,6 +274,15 @@ impl TestBot {
 
     /// A gate request as greenlight's hook publishes it, for a deployment of `web` in `cluster`.
     pub fn gate_request(&self, cluster: &str) -> (String, String) {
+        self.gate_request_due(cluster, Utc::now() + chrono::Duration::hours(23))
+    }
+
+    /// [`gate_request`](TestBot::gate_request) with this deadline.
+    pub fn gate_request_due(
+        &self,
+        cluster: &str,
+        deadline: chrono::DateTime<Utc>,
+    ) -> (String, String) {
         let deployment =
             format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{cluster}/web/dep1");
         let parameter = format!(
@@ -295,7 +304,7 @@ impl TestBot {
                 "serviceDeploymentArn": deployment, "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
                 "targetRevision": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{cluster}/web/2"),
                 "sourceRevisions": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{cluster}/web/1"),
-                "requestedAt": now.to_rfc3339(), "deadline": (now + chrono::Duration::hours(23)).to_rfc3339(),
+                "requestedAt": now.to_rfc3339(), "deadline": deadline.to_rfc3339(),
                 "timeoutAction": "ROLLBACK", "consoleUrl": "https://console.example/ecs"
             }}
         });
@@ -304,7 +313,17 @@ impl TestBot {
 
     /// Opens a gate through `/sns` and returns (gate id, decision parameter).
     pub async fn open_gate(&self, cluster: &str) -> (String, String) {
-        let (gate, message) = self.gate_request(cluster);
+        self.open_gate_due(cluster, Utc::now() + chrono::Duration::hours(23))
+            .await
+    }
+
+    /// [`open_gate`](TestBot::open_gate) with this deadline.
+    pub async fn open_gate_due(
+        &self,
+        cluster: &str,
+        deadline: chrono::DateTime<Utc>,
+    ) -> (String, String) {
+        let (gate, message) = self.gate_request_due(cluster, deadline);
         let (status, body) = self.post("/sns", self.sns_notification(&message)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let parameter = format!(
@@ -614,6 +633,13 @@ impl GateTable for ScriptedTable {
         service: &str,
     ) -> Result<Option<Stored>, StoreError> {
         self.inner.latest_for_service(cluster, service).await
+    }
+    async fn supersede(
+        &self,
+        parameter: &str,
+        gate: &GateId,
+    ) -> Result<Option<GateId>, StoreError> {
+        self.inner.supersede(parameter, gate).await
     }
     async fn deployment_gates(&self, arn: &str) -> Result<Vec<Stored>, StoreError> {
         self.inner.deployment_gates(arn).await

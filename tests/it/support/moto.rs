@@ -139,8 +139,9 @@ pub async fn table_items(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<
 /// writes in two steps on whichever thread took the request, so two racing writes can both pass
 /// a condition only one of them should (seen here: ten racing `UpdateItem`s on one version, two
 /// successes). A double weaker than the service would let the race tests pass or fail by luck,
-/// so the proxy makes moto as strict as DynamoDB: one request at a time, in order of arrival.
-/// It runs on a thread and runtime of its own, for every test of the process.
+/// so the proxy makes moto as strict as DynamoDB: one request at a time per table (every table a
+/// request names, taken in name order, so a transaction over two tables cannot deadlock), in
+/// order of arrival. It runs on a thread and runtime of its own, for every test of the process.
 pub fn dynamodb_url() -> String {
     static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     URL.get_or_init(|| {
@@ -173,7 +174,37 @@ async fn serve_one_at_a_time(listener: std::net::TcpListener, upstream: String) 
     struct Proxy {
         upstream: String,
         client: Client,
-        turn: tokio::sync::Mutex<()>,
+        turns: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    }
+    /// Every `TableName` a request body names, sorted and without repeats.
+    fn tables(body: &[u8]) -> Vec<String> {
+        fn walk(value: &serde_json::Value, names: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(object) => {
+                    for (key, value) in object {
+                        match (key.as_str(), value) {
+                            ("TableName", serde_json::Value::String(name)) => {
+                                names.push(name.clone())
+                            }
+                            // BatchWriteItem keys its requests by table name.
+                            ("RequestItems", serde_json::Value::Object(by_table)) => {
+                                names.extend(by_table.keys().cloned())
+                            }
+                            _ => walk(value, names),
+                        }
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, names)),
+                _ => {}
+            }
+        }
+        let mut names = Vec::new();
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+            walk(&value, &mut names);
+        }
+        names.sort();
+        names.dedup();
+        names
     }
     async fn forward(
         State(proxy): State<Arc<Proxy>>,
@@ -199,9 +230,19 @@ async fn serve_one_at_a_time(listener: std::net::TcpListener, upstream: String) 
             }
         }
         let upstream = upstream
-            .body(http_body_util::Full::new(body))
+            .body(http_body_util::Full::new(body.clone()))
             .expect("a request for moto");
-        let _turn = proxy.turn.lock().await;
+        let locks: Vec<Arc<tokio::sync::Mutex<()>>> = {
+            let mut turns = proxy.turns.lock().unwrap_or_else(|p| p.into_inner());
+            tables(&body)
+                .into_iter()
+                .map(|table| Arc::clone(turns.entry(table).or_default()))
+                .collect()
+        };
+        let mut _turns = Vec::with_capacity(locks.len());
+        for lock in &locks {
+            _turns.push(lock.lock().await);
+        }
         match proxy.client.request(upstream).await {
             Ok(response) => {
                 let (parts, body) = response.into_parts();
@@ -222,7 +263,7 @@ async fn serve_one_at_a_time(listener: std::net::TcpListener, upstream: String) 
         upstream,
         client: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http(),
-        turn: tokio::sync::Mutex::new(()),
+        turns: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
     let app = axum::Router::new().fallback(forward).with_state(proxy);
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
