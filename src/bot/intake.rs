@@ -118,7 +118,6 @@ async fn open_gate(
         record.gate_id =
             GateId::for_parameter_message(&request.parameter_name, &envelope.message_id);
     }
-    record.card_claimed_at = Some(Utc::now());
     // A recipe request carries no time of its own; the bot's clock dates it, so that a card from
     // last week cannot decide this week's deployment (see `decisions.rs`).
     record.requested_at.get_or_insert_with(Utc::now);
@@ -133,6 +132,12 @@ async fn open_gate(
         Ok(Created::New) => {
             if record.service_deployment_arn.is_none() {
                 supersede_older_recipe_gates(bot, &record).await;
+            }
+            // Claimed like any other delivery's, so that a duplicate racing this one cannot post
+            // a second card, and a claim is never left behind by a create that failed.
+            match already_recorded(bot, &record.gate_id, envelope).await? {
+                Some(recorded) => record = recorded,
+                None => return Ok("gate already carded\n".to_owned()),
             }
         }
         Ok(Created::AlreadyExisted) => {
@@ -191,10 +196,15 @@ pub(super) async fn already_recorded(
         .await
         .map_err(|_| BotError::Unavailable("could not read the gate".to_owned()))?;
     tracing::info!(event = "gate.duplicate", gate_id = %id, message_id = %envelope.message_id, claim = claim.code());
-    Ok(match claim {
-        CardClaim::Claimed(record) => Some(*record),
-        CardClaim::Carded | CardClaim::BeingPosted | CardClaim::Closed | CardClaim::Gone => None,
-    })
+    match claim {
+        CardClaim::Claimed(record) => Ok(Some(*record)),
+        // "Duplicate" means carded, not recorded: until the card is there, SNS is asked to
+        // deliver again (the delivery posting it may yet fail, or die and leave a stale claim).
+        CardClaim::BeingPosted => Err(BotError::Unavailable(
+            "another delivery is posting this gate's card; deliver again".to_owned(),
+        )),
+        CardClaim::Carded | CardClaim::Closed | CardClaim::Gone => Ok(None),
+    }
 }
 
 /// How far the hook's clock may be ahead of the bot's when it says a deadline passed.

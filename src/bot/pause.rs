@@ -108,10 +108,10 @@ async fn open_pause_gate(
         }
     };
     let mut record = pause_record(hook, gate_id.clone(), state.as_ref(), &earlier);
-    record.card_claimed_at = Some(Utc::now());
     match bot.gates.create(&record).await {
-        Ok(Created::New) => {}
-        Ok(Created::AlreadyExisted) => {
+        // Claimed like any other delivery's, so that a duplicate racing this one cannot post a
+        // second card.
+        Ok(Created::New | Created::AlreadyExisted) => {
             match super::intake::already_recorded(bot, &gate_id, envelope).await? {
                 Some(recorded) => record = recorded,
                 None => return Ok("gate already carded\n".to_owned()),

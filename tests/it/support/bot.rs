@@ -546,6 +546,10 @@ pub struct ScriptedTable {
     pub inner: Arc<dyn GateTable>,
     pub fail_locks: bool,
     pub hold_first_save: Option<Arc<Hold>>,
+    /// Every `n`th create is applied and then reported as timed out, as an AWS call that
+    /// answers too late for the caller but was carried out.
+    pub late_creates_every: Option<usize>,
+    creates: std::sync::atomic::AtomicUsize,
 }
 
 /// Where a [`ScriptedTable`] holds a save: `reached` is notified when the save is waiting,
@@ -563,6 +567,18 @@ impl ScriptedTable {
             inner,
             fail_locks: true,
             hold_first_save: None,
+            late_creates_every: None,
+            creates: Default::default(),
+        }
+    }
+
+    pub fn late_creates(inner: Arc<dyn GateTable>, every: usize) -> ScriptedTable {
+        ScriptedTable {
+            inner,
+            fail_locks: false,
+            hold_first_save: None,
+            late_creates_every: Some(every),
+            creates: Default::default(),
         }
     }
 
@@ -571,6 +587,8 @@ impl ScriptedTable {
             inner,
             fail_locks: false,
             hold_first_save: Some(hold),
+            late_creates_every: None,
+            creates: Default::default(),
         }
     }
 }
@@ -578,7 +596,21 @@ impl ScriptedTable {
 #[async_trait]
 impl GateTable for ScriptedTable {
     async fn create(&self, record: &GateRecord) -> Result<Created, StoreError> {
-        self.inner.create(record).await
+        let created = self.inner.create(record).await;
+        let count = self
+            .creates
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if self
+            .late_creates_every
+            .is_some_and(|every| count.is_multiple_of(every))
+        {
+            return Err(StoreError::Unavailable(AdapterError::retryable(
+                "dynamodb:PutItem",
+                "operation timeout after 2s (test: the write was applied)",
+            )));
+        }
+        created
     }
     async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError> {
         self.inner.load(id).await
@@ -646,6 +678,39 @@ impl GateTable for ScriptedTable {
     }
     async fn open_gates(&self, which: &OpenGates) -> Result<Vec<Stored>, StoreError> {
         self.inner.open_gates(which).await
+    }
+}
+
+/// A parameter store whose create-only writes under `prefix` are applied and then reported as
+/// timed out, as an SSM call that answers too late but was carried out.
+pub struct LateCreates {
+    pub inner: Arc<dyn ParameterStore>,
+    pub prefix: String,
+}
+
+#[async_trait]
+impl ParameterStore for LateCreates {
+    async fn get(&self, name: &str) -> Result<Option<String>, AdapterError> {
+        self.inner.get(name).await
+    }
+    async fn create(&self, name: &str, value: &str) -> Result<Created, AdapterError> {
+        let created = self.inner.create(name, value).await?;
+        if name.starts_with(&self.prefix) {
+            return Err(AdapterError::retryable(
+                "ssm:PutParameter",
+                "operation timeout after 2s (test: the write was applied)",
+            ));
+        }
+        Ok(created)
+    }
+    async fn overwrite(&self, name: &str, value: &str) -> Result<(), AdapterError> {
+        self.inner.overwrite(name, value).await
+    }
+    async fn delete(&self, name: &str) -> Result<(), AdapterError> {
+        self.inner.delete(name).await
+    }
+    async fn list(&self, path: &str) -> Result<Vec<(String, String)>, AdapterError> {
+        self.inner.list(path).await
     }
 }
 

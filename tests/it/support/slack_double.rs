@@ -179,6 +179,11 @@ impl SlackDouble {
             .cloned()
     }
 
+    /// Every message the double holds (top-level and replies), oldest first.
+    pub fn messages(&self) -> Vec<StoredMessage> {
+        lock(&self.state).messages.clone()
+    }
+
     /// Replies in the thread of `channel`/`thread_ts`, oldest first.
     pub fn replies(&self, channel: &str, thread_ts: &str) -> Vec<StoredMessage> {
         lock(&self.state)
