@@ -1257,6 +1257,12 @@ mod tests {
         let blocks = json_blocks(&gate_card(&odd, &view()));
         assert!(button(&buttons(&blocks), CONSOLE_ACTION_ID).is_none());
         assert!(!all_text(&blocks).contains("Test URL"));
+        // Plain http is not offered as a link either.
+        odd.console_url = Some("http://console.example/ecs".into());
+        odd.test_url = Some("http://green.example/".into());
+        let blocks = json_blocks(&gate_card(&odd, &view()));
+        assert!(button(&buttons(&blocks), CONSOLE_ACTION_ID).is_none());
+        assert!(!all_text(&blocks).contains("green.example"));
     }
 
     #[test]

@@ -472,3 +472,56 @@ async fn a_burst_with_late_writes_and_rate_limits_loses_no_gate() {
         assert_eq!(cards, 1, "gate {gate}");
     }
 }
+
+/// `/deploy status` shows a channel its own gates, and a direct message the gates the person
+/// may decide: never every gate of every channel to anyone.
+#[tokio::test]
+async fn status_shows_the_channels_gates_or_in_a_dm_the_ones_you_may_decide() {
+    let policy = format!(
+        r#"
+[[rule]]
+name = "payments"
+services = ["payments"]
+channel = "C0PAYMENTS1"
+approvers = ["{BOB}"]
+
+[[rule]]
+name = "everything else"
+channel = "{channel}"
+approvers = ["{ALICE}"]
+"#,
+        channel = crate::support::bot::CHANNEL
+    );
+    let bot = TestBot::with(Options {
+        policy: Some(policy),
+        ..Options::default()
+    })
+    .await;
+    let (web_gate, _) = bot.open_gate("dmstatus").await;
+    let status = |channel: &'static str, user: &'static str| {
+        let bot = &bot;
+        async move {
+            let body = TestBot::command_body_in(channel, user, "status");
+            let (status, text) = bot
+                .request(bot.slack_request("/slack/commands", body))
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            let answer: Value = serde_json::from_str(&text).expect("JSON");
+            answer["text"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    // In the deploy channel: its gate. In the payments channel: not web's gate.
+    assert!(
+        status(crate::support::bot::CHANNEL, BOB)
+            .await
+            .contains(&web_gate)
+    );
+    let elsewhere = status("C0PAYMENTS1", BOB).await;
+    assert!(!elsewhere.contains(&web_gate), "{elsewhere}");
+    // In a DM: alice may decide web's gate and sees it; bob may not and does not.
+    let alice = status("D0ALICEDM01", ALICE).await;
+    assert!(alice.contains(&web_gate), "{alice}");
+    let bob = status("D0BOBDM0001", BOB).await;
+    assert!(!bob.contains(&web_gate), "{bob}");
+    assert!(bob.contains("that you may decide"), "{bob}");
+}

@@ -378,11 +378,17 @@ impl TestBot {
 
     /// The form body of `/deploy <text>` typed by `user` in the deploy channel.
     pub fn command_body(user: &str, text: &str) -> String {
+        Self::command_body_in(CHANNEL, user, text)
+    }
+
+    /// The form body of `/deploy <text>` typed by `user` in `channel` (a `D…` ID is a direct
+    /// message with the bot).
+    pub fn command_body_in(channel: &str, user: &str, text: &str) -> String {
         serde_urlencoded::to_string([
             ("command", "/deploy"),
             ("text", text),
             ("user_id", user),
-            ("channel_id", CHANNEL),
+            ("channel_id", channel),
             ("team_id", "T0TEAM0001"),
             ("response_url", "https://hooks.slack.invalid/commands/1"),
         ])
