@@ -24,10 +24,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use greenlight::config::HookSettings;
+use greenlight::domain::gate::Decision;
 use greenlight::domain::lifecycle::{HookResponse, HookStatus};
 use greenlight::hook::Hook;
 use greenlight::memory::{MemoryParameterStore, MemoryTopic};
-use greenlight::ports::{AdapterError, DeploymentState, Deployments, HookAction, ParameterStore};
+use greenlight::ports::{AdapterError, DeploymentState, Deployments, ParameterStore};
 use serde_json::{Value, json};
 
 use common::{Summary, count_from_env, header, report};
@@ -58,7 +59,7 @@ impl Deployments for FixedDeployments {
         }))
     }
 
-    async fn continue_hook(&self, _: &str, _: &str, _: HookAction) -> Result<(), AdapterError> {
+    async fn continue_hook(&self, _: &str, _: &str, _: Decision) -> Result<(), AdapterError> {
         unreachable!("the hook never continues a paused hook")
     }
 

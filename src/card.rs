@@ -792,15 +792,6 @@ mod tests {
 
     fn record() -> GateRecord {
         GateRecord {
-            gate_id: "gl-0123456789ab".parse::<GateId>().unwrap(),
-            resolution: Resolution::Parameter {
-                name: ParameterName::new(
-                    "/greenlight/decisions/prod/web/d1/POST_TEST_TRAFFIC_SHIFT",
-                )
-                .unwrap(),
-            },
-            title: "web is waiting for a decision".into(),
-            description: String::new(),
             region: Some("eu-west-1".into()),
             cluster: Some("prod".into()),
             service: Some("web".into()),
@@ -819,11 +810,16 @@ mod tests {
             timeout_action: Some(TimeoutAction::Rollback),
             console_url: Some(CONSOLE.into()),
             test_url: Some("https://test.web.example.com/".into()),
-            card: None,
-            card_claimed_at: None,
-            status: GateStatus::Open,
-            step: None,
-            deployment: None,
+            ..GateRecord::new(
+                "gl-0123456789ab".parse::<GateId>().unwrap(),
+                Resolution::Parameter {
+                    name: ParameterName::new(
+                        "/greenlight/decisions/prod/web/d1/POST_TEST_TRAFFIC_SHIFT",
+                    )
+                    .unwrap(),
+                },
+                "web is waiting for a decision",
+            )
         }
     }
 

@@ -9,23 +9,15 @@ use async_trait::async_trait;
 
 use crate::ports::{AdapterError, Created, ParameterStore, TopicPublisher};
 
-/// A parameter store in a map. `fail_with` makes every call fail, to rehearse an outage.
+/// A parameter store in a map.
 #[derive(Debug, Default)]
 pub struct MemoryParameterStore {
     parameters: Mutex<BTreeMap<String, String>>,
-    outage: Mutex<Option<AdapterError>>,
 }
 
 impl MemoryParameterStore {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// From now on every call fails with `error` (or works again with `None`).
-    pub fn set_outage(&self, error: Option<AdapterError>) {
-        if let Ok(mut outage) = self.outage.lock() {
-            *outage = error;
-        }
     }
 
     /// A copy of everything stored, for assertions and the rehearsal's timeline.
@@ -40,9 +32,6 @@ impl MemoryParameterStore {
         &self,
         action: impl FnOnce(&mut BTreeMap<String, String>) -> T,
     ) -> Result<T, AdapterError> {
-        if let Some(error) = self.outage.lock().ok().and_then(|outage| outage.clone()) {
-            return Err(error);
-        }
         let mut map = self
             .parameters
             .lock()
@@ -95,18 +84,11 @@ impl ParameterStore for MemoryParameterStore {
 #[derive(Debug, Default)]
 pub struct MemoryTopic {
     messages: Mutex<Vec<String>>,
-    outage: Mutex<Option<AdapterError>>,
 }
 
 impl MemoryTopic {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    pub fn set_outage(&self, error: Option<AdapterError>) {
-        if let Ok(mut outage) = self.outage.lock() {
-            *outage = error;
-        }
     }
 
     /// Everything published so far, oldest first.
@@ -121,9 +103,6 @@ impl MemoryTopic {
 #[async_trait]
 impl TopicPublisher for MemoryTopic {
     async fn publish(&self, message: &str) -> Result<(), AdapterError> {
-        if let Some(error) = self.outage.lock().ok().and_then(|outage| outage.clone()) {
-            return Err(error);
-        }
         self.messages
             .lock()
             .map_err(|_| AdapterError::permanent("memory", "the topic's lock was poisoned"))?

@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::gate::Decision;
 use crate::domain::progress::TrafficPlan;
 
 /// A failed call to an outside service.
@@ -114,13 +115,6 @@ pub struct HookState {
     pub timeout_action: Option<String>,
 }
 
-/// What to tell ECS about a paused hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookAction {
-    Continue,
-    Rollback,
-}
-
 /// ECS's service-deployment APIs (absent from moto, so tested through an ECS double).
 #[async_trait]
 pub trait Deployments: Send + Sync {
@@ -130,7 +124,7 @@ pub trait Deployments: Send + Sync {
         &self,
         arn: &str,
         hook_id: &str,
-        action: HookAction,
+        decision: Decision,
     ) -> Result<(), AdapterError>;
     async fn stop_with_rollback(&self, arn: &str) -> Result<(), AdapterError>;
 }

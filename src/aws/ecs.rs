@@ -6,8 +6,9 @@ use aws_sdk_ecs::types::{DeploymentLifecycleHookAction, StopServiceDeploymentSto
 use chrono::{DateTime, Utc};
 
 use super::adapter_error;
+use crate::domain::gate::Decision;
 use crate::domain::progress::TrafficPlan;
-use crate::ports::{AdapterError, DeploymentState, Deployments, HookAction, HookState};
+use crate::ports::{AdapterError, DeploymentState, Deployments, HookState};
 
 #[derive(Debug, Clone)]
 pub struct EcsDeployments {
@@ -109,11 +110,11 @@ impl Deployments for EcsDeployments {
         &self,
         arn: &str,
         hook_id: &str,
-        action: HookAction,
+        action: Decision,
     ) -> Result<(), AdapterError> {
         let action = match action {
-            HookAction::Continue => DeploymentLifecycleHookAction::Continue,
-            HookAction::Rollback => DeploymentLifecycleHookAction::Rollback,
+            Decision::Approved => DeploymentLifecycleHookAction::Continue,
+            Decision::Rejected => DeploymentLifecycleHookAction::Rollback,
         };
         self.client
             .continue_service_deployment()

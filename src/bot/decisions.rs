@@ -10,7 +10,7 @@ use chrono::Utc;
 use crate::card::AuditEvent;
 use crate::domain::gate::{Decision, GateId};
 use crate::domain::record::{GateRecord, GateStatus, Resolution};
-use crate::policy::{Action, Refusal, Rule, authorize};
+use crate::policy::{Action, Authorized, Refusal, Rule, authorize};
 use crate::ports::Created;
 use crate::store::{DecisionLock, StoreError, Taken};
 
@@ -128,20 +128,27 @@ impl Bot {
         action: Action,
         via: Via,
     ) -> Outcome {
-        let outcome = self.try_decide(gate, user, channel, action).await;
+        let (outcome, granted) = self.try_decide(gate, user, channel, action).await;
         let via = match via {
             Via::Button => "button",
             Via::Command => "command",
         };
+        // What let the person act, for the audit trail: the rule, and the approver entry (them,
+        // or a user group they are in).
+        let rule = granted.as_ref().map(|g| g.rule.as_str()).unwrap_or("");
+        let granted_by = granted
+            .as_ref()
+            .map(|g| g.via.to_string())
+            .unwrap_or_default();
         match &outcome {
             Outcome::Refused(refusal) => {
                 tracing::warn!(event = "gate.refusal", gate_id = %gate, user, channel, action = action.as_str(), via, outcome = outcome.code(), reason = %refusal)
             }
             Outcome::Failed { reason } => {
-                tracing::error!(event = "gate.decision", gate_id = %gate, user, channel, action = action.as_str(), via, outcome = outcome.code(), reason = %reason)
+                tracing::error!(event = "gate.decision", gate_id = %gate, user, channel, action = action.as_str(), via, outcome = outcome.code(), rule, granted_by = %granted_by, reason = %reason)
             }
             _ => {
-                tracing::info!(event = "gate.decision", gate_id = %gate, user, channel, action = action.as_str(), via, outcome = outcome.code())
+                tracing::info!(event = "gate.decision", gate_id = %gate, user, channel, action = action.as_str(), via, outcome = outcome.code(), rule, granted_by = %granted_by)
             }
         }
         outcome
@@ -153,22 +160,35 @@ impl Bot {
         user: &str,
         channel: &str,
         action: Action,
-    ) -> Outcome {
+    ) -> (Outcome, Option<Authorized>) {
         let record = match self.gates.load(gate).await {
             Ok(Some(record)) => record,
-            Ok(None) => return Outcome::UnknownGate,
-            Err(error) => return failed(&error),
+            Ok(None) => return (Outcome::UnknownGate, None),
+            Err(error) => return (failed(&error), None),
         };
         if !record.status.is_open() {
-            return closed_outcome(record.status);
+            return (closed_outcome(record.status), None);
         }
         if let Some(why) = too_late(&record, Utc::now()) {
-            return Outcome::TooLate { why };
+            return (Outcome::TooLate { why }, None);
         }
-        let rule = match self.authorize_on_gate(&record, user, channel, action).await {
-            Ok(rule) => rule,
-            Err(refusal) => return Outcome::Refused(refusal),
+        let (rule, granted) = match self.authorize_on_gate(&record, user, channel, action).await {
+            Ok(granted) => granted,
+            Err(refusal) => return (Outcome::Refused(refusal), None),
         };
+        let outcome = self.count_and_commit(record, rule, user, action).await;
+        (outcome, Some(granted))
+    }
+
+    /// With the person authorised: their vote towards a quorum, or the decision itself.
+    async fn count_and_commit(
+        &self,
+        record: GateRecord,
+        rule: Option<&Rule>,
+        user: &str,
+        action: Action,
+    ) -> Outcome {
+        let gate = &record.gate_id.clone();
         let needed = rule.map(|rule| rule.approvals_needed(action)).unwrap_or(1);
         if needed > 1 {
             let first_vote = match self.gates.add_vote(gate, user, Utc::now()).await {
@@ -227,7 +247,7 @@ impl Bot {
         user: &str,
         channel: &str,
         action: Action,
-    ) -> Result<Option<&Rule>, Refusal> {
+    ) -> Result<(Option<&Rule>, Authorized), Refusal> {
         let rule = self
             .policy
             .rule_for(record.cluster.as_deref(), record.service.as_deref());
@@ -244,8 +264,8 @@ impl Bot {
             action,
             self.groups.as_ref(),
         )
-        .await?;
-        Ok(rule)
+        .await
+        .map(|granted| (rule, granted))
     }
 
     /// Takes the lock, makes the decision take effect, and closes the card.

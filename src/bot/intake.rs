@@ -22,10 +22,10 @@ use crate::slack::api::OutgoingMessage;
 use crate::sns::verify::{SnsEnvelope, SnsMessageType};
 
 use super::Bot;
-use super::cards::CardClaim;
 use super::closing::Closing;
 use super::edge::error::BotError;
 use super::edge::extract::VerifiedSns;
+use super::slack_posts::CardClaim;
 
 /// Longest text posted for a message greenlight does not otherwise understand.
 const PLAIN_TEXT_MAX: usize = 2900;
@@ -300,7 +300,9 @@ async fn ecs_event(
     match event.detail_type.as_str() {
         HOOK_STATE_CHANGE => return super::pause::hook_event(bot, envelope, event).await,
         DEPLOYMENT_STATE_CHANGE => {
-            if let Some(answer) = super::progress::deployment_event(bot, envelope, event).await {
+            if let Some(answer) =
+                super::deployment_events::deployment_event(bot, envelope, event).await
+            {
                 return answer;
             }
         }

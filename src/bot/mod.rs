@@ -7,22 +7,24 @@
 //!   handler runs (a handler that takes a `VerifiedSlack<…>` or a `VerifiedSns` cannot forget to);
 //! - the workflows, each a set of methods on the one [`Bot`] value: [`intake`] (SNS messages
 //!   into gates), [`decisions`] (clicks and `/deploy approve|rollback`), [`pause`] (Flow B),
-//!   [`rollback_now`], [`progress`] (deployment state on the cards), [`commands`] (`/deploy`);
+//!   [`rollback_now`], [`deployment_events`] (deployment state on the cards), [`commands`]
+//!   (`/deploy`);
 //! - what every workflow shares: [`gates`] (the gate store with its optimistic updates),
-//!   [`closing`] (the one way a gate closes), [`cards`] (the card and its thread).
+//!   [`closing`] (the one way a gate closes), [`slack_posts`] (posting a card, redrawing it,
+//!   notes in its thread).
 
-pub mod cards;
 pub mod closing;
 pub mod commands;
 pub mod decisions;
+pub mod deployment_events;
 pub mod edge;
 pub mod gates;
 pub mod intake;
 pub mod interactions;
 pub mod pause;
-pub mod progress;
 pub mod rollback_now;
 pub mod settings;
+pub mod slack_posts;
 
 use std::sync::Arc;
 

@@ -21,7 +21,7 @@ use crate::domain::progress::{
 };
 use crate::domain::record::{GateRecord, GateStatus, Resolution};
 use crate::domain::stage::LifecycleStage;
-use crate::ports::{Created, DeploymentState, HookAction};
+use crate::ports::{Created, DeploymentState};
 use crate::slack::api::OutgoingMessage;
 use crate::sns::verify::SnsEnvelope;
 
@@ -175,12 +175,11 @@ fn pause_record(
     let stage_text = stage
         .map(LifecycleStage::as_str)
         .unwrap_or("a lifecycle stage");
+    let resolution = Resolution::PauseHook {
+        hook_id: hook.hook_id.clone(),
+    };
+    let title = format!("{}: paused at {stage_text}", arn.service());
     GateRecord {
-        gate_id,
-        resolution: Resolution::PauseHook {
-            hook_id: hook.hook_id.clone(),
-        },
-        title: format!("{}: paused at {stage_text}", arn.service()),
         description: "ECS paused this deployment (pause hook) and waits for a decision: Reroute \
                       lets it continue, Rollback rolls it back."
             .to_owned(),
@@ -201,12 +200,8 @@ fn pause_record(
             .and_then(|h| h.timeout_action.as_deref())
             .and_then(|action| action.parse().ok()),
         console_url: Some(arn.console_url()),
-        test_url: None,
-        card: None,
-        card_claimed_at: None,
-        status: GateStatus::Open,
         step,
-        deployment: None,
+        ..GateRecord::new(gate_id, resolution, title)
     }
 }
 
@@ -250,7 +245,7 @@ async fn continue_first_deployment(
         }
     };
     bot.deployments
-        .continue_hook(&arn, &hook_id, HookAction::Continue)
+        .continue_hook(&arn, &hook_id, Decision::Approved)
         .await?;
     let status = GateStatus::Decided {
         decision: Decision::Approved,
@@ -515,10 +510,7 @@ impl Bot {
                 tracing::warn!(event = "ecs.describe_failed", gate_id = %record.gate_id, error = %error);
             }
         }
-        let action = match decision {
-            Decision::Approved => HookAction::Continue,
-            Decision::Rejected => HookAction::Rollback,
-        };
+        let action = decision;
         let Err(error) = self.deployments.continue_hook(arn, hook_id, action).await else {
             return Ok(());
         };
@@ -527,8 +519,8 @@ impl Bot {
             // A call that timed out may still have been applied: ECS showing the hook in the
             // state this decision asked for is this decision taking effect, not someone else's.
             let applied = state.hook(hook_id).is_some_and(|hook| match action {
-                HookAction::Continue => hook.status == "SUCCEEDED",
-                HookAction::Rollback => hook.status == "FAILED",
+                Decision::Approved => hook.status == "SUCCEEDED",
+                Decision::Rejected => hook.status == "FAILED",
             });
             if applied {
                 tracing::warn!(event = "gate.write_applied_late", gate_id = %record.gate_id, "ContinueServiceDeployment reported a failure but was applied");
@@ -551,31 +543,19 @@ mod tests {
 
     fn record() -> GateRecord {
         GateRecord {
-            gate_id: GateId::derive("g"),
-            resolution: Resolution::PauseHook {
-                hook_id: "h1".into(),
-            },
-            title: "web: paused".into(),
-            description: String::new(),
-            region: None,
             cluster: Some("prod".into()),
             service: Some("web".into()),
             service_deployment_arn: Some(
                 "arn:aws:ecs:eu-west-1:123456789012:service-deployment/prod/web/d1".into(),
             ),
             stage: Some(LifecycleStage::PostTestTrafficShift),
-            target_revision: None,
-            source_revisions: vec![],
-            requested_at: None,
-            deadline: None,
-            timeout_action: None,
-            console_url: None,
-            test_url: None,
-            card: None,
-            card_claimed_at: None,
-            status: GateStatus::Open,
-            step: None,
-            deployment: None,
+            ..GateRecord::new(
+                GateId::derive("g"),
+                Resolution::PauseHook {
+                    hook_id: "h1".into(),
+                },
+                "web: paused",
+            )
         }
     }
 

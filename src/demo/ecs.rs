@@ -17,7 +17,7 @@
 //! given the EventBridge rule ([`SimulatedEcs::attach_event_rule`]), emits ECS's EventBridge events
 //! in their documented shapes to the gate topic, as the rule in `infra/` does.
 //!
-//! Everything it does is reported to an [`EcsObserver`] as [`EcsEvent`]s rather than printed, so
+//! Everything it does is reported to an [`EcsObserver`] as [`SimulatedEvent`]s rather than printed, so
 //! the walk is unit-tested on its events and the rehearsal decides how to show them.
 
 use std::collections::BTreeSet;
@@ -34,14 +34,12 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use crate::domain::gate::TimeoutAction;
+use crate::domain::gate::{Decision, TimeoutAction};
 use crate::domain::lifecycle::{HookResponse, HookStatus};
 use crate::domain::progress::{DEPLOYMENT_STATE_CHANGE, HOOK_STATE_CHANGE, TrafficPlan};
 use crate::domain::stage::LifecycleStage;
 use crate::hook::Hook;
-use crate::ports::{
-    AdapterError, DeploymentState, Deployments, HookAction, HookState, TopicPublisher,
-};
+use crate::ports::{AdapterError, DeploymentState, Deployments, HookState, TopicPublisher};
 
 /// What ECS waits when a hook answers `IN_PROGRESS` without a `callBackDelay` (AWS's default).
 const DEFAULT_CALL_BACK_DELAY: u32 = 30;
@@ -258,7 +256,7 @@ pub enum Hooks<'a> {
 
 /// How a deployment ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum DeploymentEnd {
     /// Production traffic is on green; the deployment is `SUCCESSFUL`.
     Successful,
     /// ECS went back to blue; the deployment is `ROLLBACK_SUCCESSFUL`.
@@ -271,7 +269,7 @@ pub enum Outcome {
 
 /// One thing the simulated ECS did.
 #[derive(Debug, Clone, PartialEq)]
-pub enum EcsEvent {
+pub enum SimulatedEvent {
     /// A stage began, with the listeners' weights as the hook will be told them.
     Stage {
         stage: LifecycleStage,
@@ -310,7 +308,7 @@ pub enum EcsEvent {
     /// `ContinueServiceDeployment` resolved the pause; `received` is when the call arrived.
     Continued {
         stage: LifecycleStage,
-        action: HookAction,
+        action: Decision,
         received: Instant,
     },
     /// Nobody acted on the pause in time; ECS applies the hook's timeout action.
@@ -337,19 +335,19 @@ pub enum EcsEvent {
         test: Weights,
     },
     /// The deployment ended.
-    Finished(Outcome),
+    Finished(DeploymentEnd),
 }
 
-/// Told of every [`EcsEvent`] as it happens.
+/// Told of every [`SimulatedEvent`] as it happens.
 pub trait EcsObserver: Send + Sync {
-    fn observe(&self, event: &EcsEvent);
+    fn observe(&self, event: &SimulatedEvent);
 }
 
 /// A call greenlight made to ECS's service-deployment APIs, kept so the rehearsal can check
 /// that exactly the calls it expects arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EcsCall {
-    Continue { hook_id: String, action: HookAction },
+    Continue { hook_id: String, action: Decision },
     StopWithRollback,
 }
 
@@ -370,7 +368,7 @@ struct Pause {
     expires_at: DateTime<Utc>,
     timeout_action: TimeoutAction,
     /// The `ContinueServiceDeployment` that resolved it, and when it arrived.
-    answer: Option<(HookAction, Instant)>,
+    answer: Option<(Decision, Instant)>,
 }
 
 /// The deployment's state, as `DescribeServiceDeployments` would report it.
@@ -508,7 +506,7 @@ impl SimulatedEcs {
     }
 
     /// Walks the whole deployment, meeting `hooks` at every stage, and says how it ended.
-    pub async fn deploy(&self, hooks: Hooks<'_>, observer: &dyn EcsObserver) -> Outcome {
+    pub async fn deploy(&self, hooks: Hooks<'_>, observer: &dyn EcsObserver) -> DeploymentEnd {
         self.with_state(|state| {
             state.status = "IN_PROGRESS";
             state.updated_at = Utc::now();
@@ -521,7 +519,7 @@ impl SimulatedEcs {
             .await;
         for stage in LifecycleStage::ALL {
             if let Some(received) = self.stop_requested() {
-                observer.observe(&EcsEvent::Stopped { received });
+                observer.observe(&SimulatedEvent::Stopped { received });
                 return self
                     .roll_back(Some(stage), "stopped with rollback".to_owned(), observer)
                     .await;
@@ -537,7 +535,7 @@ impl SimulatedEcs {
                 }
                 (state.production, state.test)
             });
-            observer.observe(&EcsEvent::Stage {
+            observer.observe(&SimulatedEvent::Stage {
                 stage,
                 production,
                 test,
@@ -555,7 +553,7 @@ impl SimulatedEcs {
             if stage == LifecycleStage::PreScaleUp {
                 let took = self.pace.scaled(self.pace.stage_work);
                 tokio::time::sleep(took).await;
-                observer.observe(&EcsEvent::Work {
+                observer.observe(&SimulatedEvent::Work {
                     what: "the new revision's tasks are running (green), with no traffic yet",
                     took,
                 });
@@ -566,9 +564,9 @@ impl SimulatedEcs {
             state.stage = Some(BAKE_TIME);
             state.updated_at = Utc::now();
         });
-        observer.observe(&EcsEvent::Baking { waited: bake });
+        observer.observe(&SimulatedEvent::Baking { waited: bake });
         if let Some(received) = self.wait_unless_stopped(bake).await {
-            observer.observe(&EcsEvent::Stopped { received });
+            observer.observe(&SimulatedEvent::Stopped { received });
             return self
                 .roll_back(
                     None,
@@ -584,8 +582,8 @@ impl SimulatedEcs {
         });
         self.emit_deployment_state("SERVICE_DEPLOYMENT_COMPLETED", None, observer)
             .await;
-        observer.observe(&EcsEvent::Finished(Outcome::Successful));
-        Outcome::Successful
+        observer.observe(&SimulatedEvent::Finished(DeploymentEnd::Successful));
+        DeploymentEnd::Successful
     }
 
     /// Invokes the hook of one stage until it answers `SUCCEEDED` (`Ok`) or `FAILED` (`Err`),
@@ -600,7 +598,7 @@ impl SimulatedEcs {
         let execution_id = format!("{}-{}", self.plan.deployment_id, stage.as_str());
         let mut hook_details = self.plan.hook_details.clone();
         for attempt in 1.. {
-            observer.observe(&EcsEvent::Invoked {
+            observer.observe(&SimulatedEvent::Invoked {
                 stage,
                 attempt,
                 hook_details: hook_details.clone(),
@@ -609,7 +607,7 @@ impl SimulatedEcs {
             let response = hook
                 .invoke(self.payload(stage, &execution_id, &hook_details))
                 .await;
-            observer.observe(&EcsEvent::Answered {
+            observer.observe(&SimulatedEvent::Answered {
                 stage,
                 attempt,
                 status: response.hook_status,
@@ -633,7 +631,7 @@ impl SimulatedEcs {
                     self.pace.stage_limit.as_secs_f64()
                 ));
             }
-            observer.observe(&EcsEvent::Waiting {
+            observer.observe(&SimulatedEvent::Waiting {
                 stage,
                 requested,
                 waited,
@@ -669,7 +667,7 @@ impl SimulatedEcs {
             state.pauses.push(pause.clone());
             state.updated_at = Utc::now();
         });
-        observer.observe(&EcsEvent::Paused {
+        observer.observe(&SimulatedEvent::Paused {
             stage,
             hook_id: hook_id.clone(),
             timeout: hook.timeout,
@@ -689,14 +687,14 @@ impl SimulatedEcs {
                 (answer, state.stop)
             });
             if let Some((action, received)) = answer {
-                observer.observe(&EcsEvent::Continued {
+                observer.observe(&SimulatedEvent::Continued {
                     stage,
                     action,
                     received,
                 });
                 let (name, ended) = match action {
-                    HookAction::Continue => ("HOOK_SUCCEEDED", Ok(())),
-                    HookAction::Rollback => (
+                    Decision::Approved => ("HOOK_SUCCEEDED", Ok(())),
+                    Decision::Rejected => (
                         "HOOK_FAILED",
                         Err(format!("ContinueServiceDeployment(ROLLBACK) at {stage}")),
                     ),
@@ -706,7 +704,7 @@ impl SimulatedEcs {
                 return ended;
             }
             if let Some(received) = stop {
-                observer.observe(&EcsEvent::Stopped { received });
+                observer.observe(&SimulatedEvent::Stopped { received });
                 return Err(format!("stopped with rollback while paused at {stage}"));
             }
             if Instant::now() >= deadline {
@@ -715,7 +713,7 @@ impl SimulatedEcs {
                     found.status = "TIMED_OUT";
                     Some(found.clone())
                 });
-                observer.observe(&EcsEvent::PauseTimedOut {
+                observer.observe(&SimulatedEvent::PauseTimedOut {
                     stage,
                     action: hook.timeout_action,
                 });
@@ -774,7 +772,7 @@ impl SimulatedEcs {
         stage: Option<LifecycleStage>,
         reason: String,
         observer: &dyn EcsObserver,
-    ) -> Outcome {
+    ) -> DeploymentEnd {
         let (production, test) = self.with_state(|state| {
             state.status = "ROLLBACK_IN_PROGRESS";
             state.status_reason = Some(reason.clone());
@@ -783,7 +781,7 @@ impl SimulatedEcs {
             state.updated_at = Utc::now();
             (state.production, state.test)
         });
-        observer.observe(&EcsEvent::RollingBack {
+        observer.observe(&SimulatedEvent::RollingBack {
             stage,
             reason: reason.clone(),
             production,
@@ -808,8 +806,8 @@ impl SimulatedEcs {
         });
         self.emit_deployment_state("SERVICE_DEPLOYMENT_COMPLETED", None, observer)
             .await;
-        let outcome = Outcome::RolledBack { stage, reason };
-        observer.observe(&EcsEvent::Finished(outcome.clone()));
+        let outcome = DeploymentEnd::RolledBack { stage, reason };
+        observer.observe(&SimulatedEvent::Finished(outcome.clone()));
         outcome
     }
 
@@ -861,12 +859,12 @@ impl SimulatedEcs {
         let Some(rule) = self.event_rule.get() else {
             return;
         };
-        observer.observe(&EcsEvent::Emitted {
+        observer.observe(&SimulatedEvent::Emitted {
             detail_type,
             name: name.to_owned(),
         });
         if let Err(error) = rule.publish(&event.to_string()).await {
-            observer.observe(&EcsEvent::Undelivered {
+            observer.observe(&SimulatedEvent::Undelivered {
                 name: name.to_owned(),
                 error: error.to_string(),
             });
@@ -957,10 +955,10 @@ fn event_id(detail: &Value) -> String {
 }
 
 /// `CONTINUE` or `ROLLBACK`, as the API spells them.
-pub fn action_name(action: HookAction) -> &'static str {
+pub fn action_name(action: Decision) -> &'static str {
     match action {
-        HookAction::Continue => "CONTINUE",
-        HookAction::Rollback => "ROLLBACK",
+        Decision::Approved => "CONTINUE",
+        Decision::Rejected => "ROLLBACK",
     }
 }
 
@@ -1005,7 +1003,7 @@ impl Deployments for SimulatedEcs {
         &self,
         arn: &str,
         hook_id: &str,
-        action: HookAction,
+        action: Decision,
     ) -> Result<(), AdapterError> {
         const OPERATION: &str = "ecs:ContinueServiceDeployment";
         if !self.is_this(arn) {
@@ -1036,8 +1034,8 @@ impl Deployments for SimulatedEcs {
             // The documentation does not say which state a pause resolved with ROLLBACK ends
             // in; FAILED is what a failed Lambda hook ends in, and what the bot reads as such.
             pause.status = match action {
-                HookAction::Continue => "SUCCEEDED",
-                HookAction::Rollback => "FAILED",
+                Decision::Approved => "SUCCEEDED",
+                Decision::Rejected => "FAILED",
             };
             pause.answer = Some((action, received));
             state.calls.push(EcsCall::Continue {
@@ -1129,16 +1127,16 @@ mod tests {
     }
 
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<EcsEvent>>);
+    struct Recorder(Mutex<Vec<SimulatedEvent>>);
 
     impl EcsObserver for Recorder {
-        fn observe(&self, event: &EcsEvent) {
+        fn observe(&self, event: &SimulatedEvent) {
             self.0.lock().unwrap().push(event.clone());
         }
     }
 
     impl Recorder {
-        fn events(&self) -> Vec<EcsEvent> {
+        fn events(&self) -> Vec<SimulatedEvent> {
             self.0.lock().unwrap().clone()
         }
     }
@@ -1204,7 +1202,7 @@ mod tests {
         let recorder = Recorder::default();
         assert_eq!(
             ecs.deploy(Hooks::Lambda(&hook), &recorder).await,
-            Outcome::Successful
+            DeploymentEnd::Successful
         );
         let expected: Vec<&str> = LifecycleStage::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(hook.stages(), expected);
@@ -1213,10 +1211,18 @@ mod tests {
         let events = recorder.events();
         assert!(matches!(
             events.last(),
-            Some(EcsEvent::Finished(Outcome::Successful))
+            Some(SimulatedEvent::Finished(DeploymentEnd::Successful))
         ));
-        assert!(events.iter().any(|e| matches!(e, EcsEvent::Baking { .. })));
-        assert!(events.iter().any(|e| matches!(e, EcsEvent::Work { .. })));
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, SimulatedEvent::Baking { .. }))
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, SimulatedEvent::Work { .. }))
+        );
     }
 
     #[tokio::test]
@@ -1229,7 +1235,7 @@ mod tests {
             .events()
             .into_iter()
             .filter_map(|event| match event {
-                EcsEvent::Stage {
+                SimulatedEvent::Stage {
                     stage,
                     production,
                     test,
@@ -1297,7 +1303,7 @@ mod tests {
         let recorder = Recorder::default();
         assert_eq!(
             ecs.deploy(Hooks::Lambda(&hook), &recorder).await,
-            Outcome::Successful
+            DeploymentEnd::Successful
         );
 
         let calls: Vec<Value> = hook
@@ -1314,7 +1320,7 @@ mod tests {
             .events()
             .into_iter()
             .filter_map(|event| match event {
-                EcsEvent::Waiting {
+                SimulatedEvent::Waiting {
                     requested, waited, ..
                 } => Some((requested, waited)),
                 _ => None,
@@ -1341,7 +1347,7 @@ mod tests {
         let outcome = ecs.deploy(Hooks::Lambda(&hook), &recorder).await;
         assert_eq!(
             outcome,
-            Outcome::RolledBack {
+            DeploymentEnd::RolledBack {
                 stage: Some(LifecycleStage::PostTestTrafficShift),
                 reason: "the hook answered FAILED at POST_TEST_TRAFFIC_SHIFT".into()
             }
@@ -1354,7 +1360,7 @@ mod tests {
             !recorder
                 .events()
                 .iter()
-                .any(|e| matches!(e, EcsEvent::Baking { .. }))
+                .any(|e| matches!(e, SimulatedEvent::Baking { .. }))
         );
     }
 
@@ -1370,7 +1376,7 @@ mod tests {
             vec![HookResponse::in_progress(1, marker())],
         );
         let outcome = ecs.deploy(Hooks::Lambda(&hook), &Recorder::default()).await;
-        let Outcome::RolledBack { stage, reason } = outcome else {
+        let DeploymentEnd::RolledBack { stage, reason } = outcome else {
             panic!("expected a rollback, got {outcome:?}");
         };
         assert_eq!(stage, Some(LifecycleStage::PostTestTrafficShift));
@@ -1394,7 +1400,7 @@ mod tests {
         );
         let recorder = Recorder::default();
         ecs.deploy(Hooks::Lambda(&hook), &recorder).await;
-        assert!(recorder.events().contains(&EcsEvent::Waiting {
+        assert!(recorder.events().contains(&SimulatedEvent::Waiting {
             stage: LifecycleStage::PreScaleUp,
             requested: 30,
             waited: Duration::from_millis(1500),
@@ -1415,7 +1421,7 @@ mod tests {
         let other = plan().deployment_arn().replace("dep1", "dep2");
         assert_eq!(ecs.describe(&other).await.unwrap(), None);
         assert!(
-            ecs.continue_hook(&plan().deployment_arn(), "h", HookAction::Continue)
+            ecs.continue_hook(&plan().deployment_arn(), "h", Decision::Approved)
                 .await
                 .is_err()
         );
@@ -1442,7 +1448,7 @@ mod tests {
         while !recorder
             .events()
             .iter()
-            .any(|e| matches!(e, EcsEvent::Baking { .. }))
+            .any(|e| matches!(e, SimulatedEvent::Baking { .. }))
         {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -1451,7 +1457,7 @@ mod tests {
             .unwrap();
         let outcome = walk.await.unwrap();
         assert!(
-            matches!(outcome, Outcome::RolledBack { stage: None, .. }),
+            matches!(outcome, DeploymentEnd::RolledBack { stage: None, .. }),
             "{outcome:?}"
         );
         assert_eq!(ecs.weights(), (Weights::BLUE, Weights::BLUE));
@@ -1516,7 +1522,7 @@ mod tests {
         ecs: Arc<SimulatedEcs>,
         recorder: Arc<Recorder>,
         rule: Arc<Rule>,
-        walk: tokio::task::JoinHandle<Outcome>,
+        walk: tokio::task::JoinHandle<DeploymentEnd>,
     }
 
     /// Starts the walk with a pause hook and waits until ECS lists the pause.
@@ -1653,7 +1659,7 @@ mod tests {
                 .recorder
                 .events()
                 .iter()
-                .any(|e| matches!(e, EcsEvent::Invoked { .. }))
+                .any(|e| matches!(e, SimulatedEvent::Invoked { .. }))
         );
         paused.walk.abort();
     }
@@ -1669,25 +1675,25 @@ mod tests {
         let hook_id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
         paused
             .ecs
-            .continue_hook(&arn, &hook_id, HookAction::Continue)
+            .continue_hook(&arn, &hook_id, Decision::Approved)
             .await
             .unwrap();
         // A second answer finds the pause resolved, as ECS would.
         let again = paused
             .ecs
-            .continue_hook(&arn, &hook_id, HookAction::Rollback)
+            .continue_hook(&arn, &hook_id, Decision::Rejected)
             .await
             .unwrap_err();
         assert!(again.message.contains("not AWAITING_ACTION"), "{again}");
 
-        assert_eq!(paused.walk.await.unwrap(), Outcome::Successful);
+        assert_eq!(paused.walk.await.unwrap(), DeploymentEnd::Successful);
         assert_eq!(paused.ecs.status(), "SUCCESSFUL");
         assert_eq!(paused.ecs.weights(), (Weights::GREEN, Weights::GREEN));
         assert_eq!(
             paused.ecs.calls(),
             [EcsCall::Continue {
                 hook_id: hook_id.clone(),
-                action: HookAction::Continue
+                action: Decision::Approved
             }]
         );
         assert_eq!(
@@ -1710,10 +1716,10 @@ mod tests {
         let state = paused.ecs.describe(&arn).await.unwrap().unwrap();
         assert_eq!(state.hook(&hook_id).unwrap().status, "SUCCEEDED");
         let continued = paused.recorder.events().into_iter().find_map(|e| match e {
-            EcsEvent::Continued { action, .. } => Some(action),
+            SimulatedEvent::Continued { action, .. } => Some(action),
             _ => None,
         });
-        assert_eq!(continued, Some(HookAction::Continue));
+        assert_eq!(continued, Some(Decision::Approved));
     }
 
     #[tokio::test]
@@ -1726,14 +1732,14 @@ mod tests {
         let hook_id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
         paused
             .ecs
-            .continue_hook(&plan().deployment_arn(), &hook_id, HookAction::Rollback)
+            .continue_hook(&plan().deployment_arn(), &hook_id, Decision::Rejected)
             .await
             .unwrap();
         let outcome = paused.walk.await.unwrap();
         assert!(
             matches!(
                 outcome,
-                Outcome::RolledBack {
+                DeploymentEnd::RolledBack {
                     stage: Some(LifecycleStage::PostTestTrafficShift),
                     ..
                 }
@@ -1789,10 +1795,15 @@ mod tests {
             let hook_id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
             assert_eq!(state.hook(&hook_id).unwrap().status, "TIMED_OUT");
             assert!(paused.ecs.calls().is_empty());
-            assert!(paused.recorder.events().contains(&EcsEvent::PauseTimedOut {
-                stage: LifecycleStage::PostTestTrafficShift,
-                action,
-            }));
+            assert!(
+                paused
+                    .recorder
+                    .events()
+                    .contains(&SimulatedEvent::PauseTimedOut {
+                        stage: LifecycleStage::PostTestTrafficShift,
+                        action,
+                    })
+            );
         }
     }
 
@@ -1803,7 +1814,7 @@ mod tests {
         let hook_id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
         // Not started yet.
         assert!(
-            ecs.continue_hook(&arn, &hook_id, HookAction::Continue)
+            ecs.continue_hook(&arn, &hook_id, Decision::Approved)
                 .await
                 .is_err()
         );
@@ -1815,13 +1826,13 @@ mod tests {
         let other = arn.replace("dep1", "dep2");
         let unknown = paused
             .ecs
-            .continue_hook(&other, &hook_id, HookAction::Continue)
+            .continue_hook(&other, &hook_id, Decision::Approved)
             .await
             .unwrap_err();
         assert!(unknown.message.contains("NotFound"), "{unknown}");
         let wrong_hook = paused
             .ecs
-            .continue_hook(&arn, "ecs-pause-other", HookAction::Continue)
+            .continue_hook(&arn, "ecs-pause-other", Decision::Approved)
             .await
             .unwrap_err();
         assert!(wrong_hook.message.contains("no pause hook"), "{wrong_hook}");
@@ -1843,13 +1854,13 @@ mod tests {
         assert!(
             paused
                 .ecs
-                .continue_hook(&arn, &hook_id, HookAction::Continue)
+                .continue_hook(&arn, &hook_id, Decision::Approved)
                 .await
                 .is_err()
         );
         let outcome = paused.walk.await.unwrap();
         assert!(
-            matches!(&outcome, Outcome::RolledBack { reason, .. } if reason.contains("stopped")),
+            matches!(&outcome, DeploymentEnd::RolledBack { reason, .. } if reason.contains("stopped")),
             "{outcome:?}"
         );
         assert_eq!(paused.ecs.calls(), [EcsCall::StopWithRollback]);
@@ -1858,7 +1869,7 @@ mod tests {
                 .recorder
                 .events()
                 .iter()
-                .any(|e| matches!(e, EcsEvent::Stopped { .. }))
+                .any(|e| matches!(e, SimulatedEvent::Stopped { .. }))
         );
     }
 
@@ -1900,7 +1911,7 @@ mod tests {
             failing.deploy(Hooks::Lambda(&hook), &recorder),
             failing.baking()
         );
-        assert!(matches!(deployed, Outcome::RolledBack { .. }));
+        assert!(matches!(deployed, DeploymentEnd::RolledBack { .. }));
         assert!(!baked);
     }
 
@@ -1914,7 +1925,7 @@ mod tests {
             !recorder
                 .events()
                 .iter()
-                .any(|e| matches!(e, EcsEvent::Emitted { .. }))
+                .any(|e| matches!(e, SimulatedEvent::Emitted { .. }))
         );
     }
 }

@@ -39,18 +39,19 @@ use serde_json::Map;
 
 use crate::bot::{Bot, BotServices, BotSettings};
 use crate::config::{EnvSource, HookSettings, ProcessEnv, optional};
-use crate::domain::gate::{ParameterName, TimeoutAction};
+use crate::domain::gate::{Decision, ParameterName, TimeoutAction};
 use crate::domain::stage::LifecycleStage;
 use crate::hook::Hook;
 use crate::policy::{Action, StaticGroups};
-use crate::ports::HookAction;
 use crate::slack::api::SlackApi;
 use crate::slack::web::{DEFAULT_API_URL, SlackWebApi};
 use crate::sns::certificates::CertificateStore;
 use crate::sns::signer::SnsSigner;
 
 use console::{Console, human};
-use ecs::{DeploymentPlan, EcsCall, Hooks, LambdaHook, Outcome, Pace, PauseHook, SimulatedEcs};
+use ecs::{
+    DeploymentEnd, DeploymentPlan, EcsCall, Hooks, LambdaHook, Pace, PauseHook, SimulatedEcs,
+};
 use loopback::{Loopback, Served};
 use narrator::Narrator;
 use options::{Expected, Flow, Options, Play, Story, expected_after};
@@ -461,15 +462,15 @@ impl Rehearsal {
     }
 
     /// Whether the rehearsal went as its story says.
-    fn check(&self, outcome: &Outcome, acts: &Acts) -> (Expected, Vec<Check>) {
+    fn check(&self, outcome: &DeploymentEnd, acts: &Acts) -> (Expected, Vec<Check>) {
         let expected = self
             .options
             .expect
             .or(self.options.play.expected())
             .unwrap_or_else(|| expected_after(acts.choice));
         let got = match outcome {
-            Outcome::Successful => Expected::Rerouted,
-            Outcome::RolledBack { .. } => Expected::RolledBack,
+            DeploymentEnd::Successful => Expected::Rerouted,
+            DeploymentEnd::RolledBack { .. } => Expected::RolledBack,
         };
         let mut checks = vec![Check::new(
             got == expected,
@@ -575,8 +576,8 @@ impl Rehearsal {
             expected.push(EcsCall::Continue {
                 hook_id: self.ecs.plan().pause_hook_id(GATED_STAGE),
                 action: match action {
-                    Action::Reroute => HookAction::Continue,
-                    Action::Rollback => HookAction::Rollback,
+                    Action::Reroute => Decision::Approved,
+                    Action::Rollback => Decision::Rejected,
                 },
             });
         }
@@ -619,7 +620,7 @@ impl Rehearsal {
         }
     }
 
-    fn summary(&self, outcome: &Outcome, expected: Expected, checks: &[Check]) {
+    fn summary(&self, outcome: &DeploymentEnd, expected: Expected, checks: &[Check]) {
         let lines = self.timeline.summary();
         let width = lines
             .iter()
@@ -637,11 +638,11 @@ impl Rehearsal {
             text.push_str(&format!("  {mark} {}\n", check.text));
         }
         let ended = match outcome {
-            Outcome::Successful => format!(
+            DeploymentEnd::Successful => format!(
                 "rerouted: the deployment is {}; production traffic is on green",
                 self.ecs.status()
             ),
-            Outcome::RolledBack { reason, .. } => format!(
+            DeploymentEnd::RolledBack { reason, .. } => format!(
                 "rolled back: the deployment is {}; production traffic is on blue\n         ({reason})",
                 self.ecs.status()
             ),

@@ -12,7 +12,7 @@ use crate::domain::lifecycle::HookStatus;
 use crate::domain::stage::LifecycleStage;
 
 use super::console::{Console, human};
-use super::ecs::{EcsEvent, EcsObserver, Outcome, Weights, action_name};
+use super::ecs::{DeploymentEnd, EcsObserver, SimulatedEvent, Weights, action_name};
 use super::timeline::Timeline;
 
 /// Tells the story of the simulated ECS, and marks when ECS sees the gate's answer.
@@ -74,9 +74,9 @@ impl Narrator {
 }
 
 impl EcsObserver for Narrator {
-    fn observe(&self, event: &EcsEvent) {
+    fn observe(&self, event: &SimulatedEvent) {
         match event {
-            EcsEvent::Stage {
+            SimulatedEvent::Stage {
                 stage,
                 production,
                 test,
@@ -95,12 +95,12 @@ impl EcsObserver for Narrator {
                     self.hold(line);
                 }
             }
-            EcsEvent::Work { what, took } => {
+            SimulatedEvent::Work { what, took } => {
                 self.flush();
                 self.console
                     .line("ecs", &format!("{what} ({})", human(*took)));
             }
-            EcsEvent::Invoked {
+            SimulatedEvent::Invoked {
                 attempt,
                 hook_details,
                 ..
@@ -117,7 +117,7 @@ impl EcsObserver for Narrator {
                     );
                 }
             }
-            EcsEvent::Answered {
+            SimulatedEvent::Answered {
                 stage,
                 attempt,
                 status,
@@ -147,7 +147,7 @@ impl EcsObserver for Narrator {
                     self.timeline.decision_seen(status.as_str());
                 }
             }
-            EcsEvent::Paused {
+            SimulatedEvent::Paused {
                 hook_id,
                 timeout,
                 timeout_action,
@@ -169,13 +169,13 @@ impl EcsObserver for Narrator {
                     ),
                 );
             }
-            EcsEvent::Continued {
+            SimulatedEvent::Continued {
                 action, received, ..
             } => {
                 self.flush();
                 let ended = match action {
-                    crate::ports::HookAction::Continue => "SUCCEEDED: the deployment goes on",
-                    crate::ports::HookAction::Rollback => "FAILED: ECS rolls back",
+                    crate::domain::gate::Decision::Approved => "SUCCEEDED: the deployment goes on",
+                    crate::domain::gate::Decision::Rejected => "FAILED: ECS rolls back",
                 };
                 self.console.line(
                     "ecs",
@@ -187,7 +187,7 @@ impl EcsObserver for Narrator {
                 self.timeline
                     .decision_seen_at(*received, action_name(*action));
             }
-            EcsEvent::PauseTimedOut { action, .. } => {
+            SimulatedEvent::PauseTimedOut { action, .. } => {
                 self.flush();
                 self.console.line(
                     "ecs",
@@ -198,24 +198,24 @@ impl EcsObserver for Narrator {
                 );
                 self.timeline.decision_seen("TIMED_OUT");
             }
-            EcsEvent::Stopped { received } => {
+            SimulatedEvent::Stopped { received } => {
                 self.flush();
                 self.console
                     .line("ecs", "← StopServiceDeployment(stopType ROLLBACK)");
                 self.timeline.stop_seen_at(*received);
             }
-            EcsEvent::Emitted { name, .. } => {
+            SimulatedEvent::Emitted { name, .. } => {
                 self.flush();
                 self.console
                     .line("ecs", &format!("emits {name} → EventBridge rule → topic"));
             }
-            EcsEvent::Undelivered { name, error } => {
+            SimulatedEvent::Undelivered { name, error } => {
                 self.console.line(
                     "ecs",
                     &format!("✗ the EventBridge rule could not deliver {name}: {error}"),
                 );
             }
-            EcsEvent::Waiting {
+            SimulatedEvent::Waiting {
                 requested, waited, ..
             } => {
                 let how = if (self.speed - 1.0).abs() < f64::EPSILON {
@@ -231,7 +231,7 @@ impl EcsObserver for Narrator {
                     ),
                 );
             }
-            EcsEvent::Baking { waited } => {
+            SimulatedEvent::Baking { waited } => {
                 self.flush();
                 self.console.line(
                     "ecs",
@@ -241,7 +241,7 @@ impl EcsObserver for Narrator {
                     ),
                 );
             }
-            EcsEvent::RollingBack {
+            SimulatedEvent::RollingBack {
                 reason,
                 production,
                 test,
@@ -257,13 +257,13 @@ impl EcsObserver for Narrator {
                     ),
                 );
             }
-            EcsEvent::Finished(outcome) => {
+            SimulatedEvent::Finished(outcome) => {
                 self.flush();
                 let text = match outcome {
-                    Outcome::Successful => {
+                    DeploymentEnd::Successful => {
                         "✔ deployment SUCCESSFUL: production traffic is on green"
                     }
-                    Outcome::RolledBack { .. } => {
+                    DeploymentEnd::RolledBack { .. } => {
                         "⏪ deployment ROLLBACK_SUCCESSFUL: production traffic is back on blue"
                     }
                 };
@@ -293,8 +293,8 @@ mod tests {
         }
     }
 
-    fn answered(stage: LifecycleStage, attempt: u32, status: HookStatus) -> EcsEvent {
-        EcsEvent::Answered {
+    fn answered(stage: LifecycleStage, attempt: u32, status: HookStatus) -> SimulatedEvent {
+        SimulatedEvent::Answered {
             stage,
             attempt,
             status,
@@ -313,7 +313,7 @@ mod tests {
             BTreeSet::from([LifecycleStage::PostTestTrafficShift]),
             1.0,
         );
-        let stage = |stage| EcsEvent::Stage {
+        let stage = |stage| SimulatedEvent::Stage {
             stage,
             production: Weights::BLUE,
             test: Weights::GREEN,
@@ -363,27 +363,27 @@ mod tests {
             BTreeSet::new(),
             1.0,
         );
-        let stage = |stage| EcsEvent::Stage {
+        let stage = |stage| SimulatedEvent::Stage {
             stage,
             production: Weights::BLUE,
             test: Weights::GREEN,
         };
         narrator.observe(&stage(LifecycleStage::TestTrafficShift));
         narrator.observe(&stage(LifecycleStage::PostTestTrafficShift));
-        narrator.observe(&EcsEvent::Paused {
+        narrator.observe(&SimulatedEvent::Paused {
             stage: LifecycleStage::PostTestTrafficShift,
             hook_id: "ecs-pause-1".into(),
             timeout: Duration::from_secs(120),
             timeout_action: crate::domain::gate::TimeoutAction::Rollback,
         });
-        narrator.observe(&EcsEvent::Emitted {
+        narrator.observe(&SimulatedEvent::Emitted {
             detail_type: "ECS Hook State Change",
             name: "HOOK_AWAITING_ACTION".into(),
         });
         timeline.click_sent("U1", crate::demo::slack::Button::Reroute, true);
-        narrator.observe(&EcsEvent::Continued {
+        narrator.observe(&SimulatedEvent::Continued {
             stage: LifecycleStage::PostTestTrafficShift,
-            action: crate::ports::HookAction::Continue,
+            action: crate::domain::gate::Decision::Approved,
             received: tokio::time::Instant::now(),
         });
         let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();

@@ -123,17 +123,44 @@ pub struct GateRecord {
 }
 
 impl GateRecord {
+    /// An open gate that knows only how it is resolved and what it is called; whoever knows more
+    /// (the request, ECS) fills in the rest, e.g. with struct-update syntax.
+    pub fn new(gate_id: GateId, resolution: Resolution, title: impl Into<String>) -> GateRecord {
+        GateRecord {
+            gate_id,
+            resolution,
+            title: title.into(),
+            description: String::new(),
+            region: None,
+            cluster: None,
+            service: None,
+            service_deployment_arn: None,
+            stage: None,
+            target_revision: None,
+            source_revisions: Vec::new(),
+            requested_at: None,
+            deadline: None,
+            timeout_action: None,
+            console_url: None,
+            test_url: None,
+            card: None,
+            card_claimed_at: None,
+            status: GateStatus::Open,
+            step: None,
+            deployment: None,
+        }
+    }
+
     /// The record of a freshly requested Flow A gate (greenlight's hook or the recipe's).
     pub fn from_request(request: &GateRequest) -> GateRecord {
+        let gate_id = request
+            .gate_id
+            .clone()
+            .unwrap_or_else(|| GateId::for_parameter(&request.parameter_name));
+        let resolution = Resolution::Parameter {
+            name: request.parameter_name.clone(),
+        };
         GateRecord {
-            gate_id: request
-                .gate_id
-                .clone()
-                .unwrap_or_else(|| GateId::for_parameter(&request.parameter_name)),
-            resolution: Resolution::Parameter {
-                name: request.parameter_name.clone(),
-            },
-            title: request.title.clone(),
             description: request.description.clone(),
             region: request.region.clone(),
             cluster: request.cluster.clone(),
@@ -147,11 +174,7 @@ impl GateRecord {
             timeout_action: request.timeout_action,
             console_url: request.console_url.clone(),
             test_url: request.test_url.clone(),
-            card: None,
-            card_claimed_at: None,
-            status: GateStatus::Open,
-            step: None,
-            deployment: None,
+            ..GateRecord::new(gate_id, resolution, request.title.clone())
         }
     }
 
@@ -196,37 +219,26 @@ mod tests {
     #[test]
     fn a_record_round_trips_as_json() {
         let record = GateRecord {
-            gate_id: GateId::derive("r"),
-            resolution: Resolution::PauseHook {
-                hook_id: "h1".into(),
-            },
-            title: "t".into(),
-            description: String::new(),
-            region: None,
             cluster: Some("prod".into()),
             service: Some("web".into()),
-            service_deployment_arn: None,
             stage: Some(LifecycleStage::ProductionTrafficShift),
-            target_revision: None,
-            source_revisions: vec![],
-            requested_at: None,
-            deadline: None,
-            timeout_action: None,
-            console_url: None,
-            test_url: None,
             card: Some(CardLocation {
                 channel: "C1".into(),
                 ts: "1.2".into(),
                 thread_ts: None,
             }),
-            card_claimed_at: None,
             status: GateStatus::Decided {
                 decision: Decision::Approved,
                 by: "U1".into(),
                 at: Utc::now(),
             },
-            step: None,
-            deployment: None,
+            ..GateRecord::new(
+                GateId::derive("r"),
+                Resolution::PauseHook {
+                    hook_id: "h1".into(),
+                },
+                "t",
+            )
         };
         let json = serde_json::to_string(&record).unwrap();
         assert!(json.contains(r#""kind":"pauseHook""#), "{json}");

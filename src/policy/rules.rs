@@ -27,41 +27,33 @@
 //! `policy.toml: rule 2 ("payments in prod"): approvers[1]: "bob" is not a Slack user (U…/W…) or
 //! user-group (S…) ID`.
 //!
+//! Reading is in two steps. serde reads the file into the `Raw…` structs, which list the keys
+//! (anything else is an unknown key) and hold newtypes that check each value as it is read (a
+//! Slack ID, a pattern, a timeout…). `RawRule::check` then makes each [`Rule`] with the checks no
+//! single value can make: required keys, a name no earlier rule has, no approver twice, a quorum
+//! the approvers can reach; [`Policy::parse`] adds the last, no rule after a catch-all. An error
+//! from serde knows only a span of the text: `misplaced` finds the key or value there, so that it
+//! names its rule and key like the others.
+//!
 //! Without a file, `GREENLIGHT_APPROVERS` makes one rule for everything ([`Policy::single_rule`]).
 
 use std::fmt;
+use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
-use toml::{Table, Value};
+use serde::de::{self, Deserialize, Deserializer, IntoDeserializer, Visitor};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 use wildmatch::WildMatch;
 
 use super::authorize::Action;
-use crate::domain::gate::{ECS_STAGE_LIMIT, GateTimeout, TimeoutAction};
+use crate::domain::gate::{ECS_STAGE_LIMIT, GateTimeout, InvalidTimeoutAction, TimeoutAction};
 
 /// The setting that names the policy file.
 pub const POLICY_FILE_ENV: &str = "GREENLIGHT_POLICY_FILE";
 /// The setting that lists the approvers when there is no policy file.
 pub const APPROVERS_ENV: &str = "GREENLIGHT_APPROVERS";
-
-const TOP_KEYS: &[&str] = &["defaults", "rule"];
-const DEFAULT_KEYS: &[&str] = &[
-    "channel",
-    "gate_timeout",
-    "timeout_action",
-    "continue_first_deployments",
-];
-const RULE_KEYS: &[&str] = &[
-    "name",
-    "clusters",
-    "services",
-    "channel",
-    "approvers",
-    "quorum",
-    "gate_timeout",
-    "timeout_action",
-    "continue_first_deployments",
-];
 
 /// Whether `text` looks like a Slack ID with one of `prefixes`: the prefix letter, then capital
 /// letters and digits, 9 to 32 characters in all. Slack's IDs have no documented fixed length, so
@@ -116,6 +108,20 @@ impl fmt::Display for Approver {
     }
 }
 
+impl TryFrom<String> for Approver {
+    type Error = String;
+    fn try_from(text: String) -> Result<Approver, String> {
+        Approver::parse(&text)
+            .ok_or_else(|| format!("{text:?} is not a Slack user (U…/W…) or user-group (S…) ID"))
+    }
+}
+
+/// The position of the first approver listed a second time. A duplicate is most likely a typo
+/// for someone else, and would make a quorum look reachable when it is not.
+fn listed_twice(approvers: &[Approver]) -> Option<usize> {
+    (1..approvers.len()).find(|&index| approvers[..index].contains(&approvers[index]))
+}
+
 /// A cluster or service name pattern: `*` is any run of characters, `?` any one character.
 #[derive(Debug, Clone)]
 struct Pattern {
@@ -124,16 +130,34 @@ struct Pattern {
 }
 
 impl Pattern {
-    fn new(text: &str) -> Pattern {
-        Pattern {
-            text: text.to_owned(),
-            glob: WildMatch::new(text),
-        }
+    fn new(text: String) -> Pattern {
+        let glob = WildMatch::new(&text);
+        Pattern { text, glob }
     }
 
     /// `*` (or `**`…): matches every name, and also the absence of one.
     fn matches_everything(&self) -> bool {
         self.text.chars().all(|c| c == '*')
+    }
+}
+
+impl TryFrom<String> for Pattern {
+    type Error = String;
+    /// ECS names are letters, digits, `-` and `_`; a pattern with any other character (an ARN, a
+    /// space) could never match and is a mistake.
+    fn try_from(text: String) -> Result<Pattern, String> {
+        if text.is_empty() {
+            return Err("an empty pattern matches nothing".to_owned());
+        }
+        if !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '*' | '?'))
+        {
+            return Err(format!(
+                "{text:?} can never match an ECS name (letters, digits, - and _, with * and ? as wildcards)"
+            ));
+        }
+        Ok(Pattern::new(text))
     }
 }
 
@@ -146,6 +170,261 @@ fn dimension_matches(patterns: &[Pattern], value: Option<&str>) -> bool {
         Some(name) => patterns.iter().any(|pattern| pattern.glob.matches(name)),
         None => patterns.iter().any(Pattern::matches_everything),
     }
+}
+
+/// A channel for cards, by ID: a name (`#deploys`) can be renamed, or reused for another channel.
+#[derive(Clone)]
+struct Channel(String);
+
+impl TryFrom<String> for Channel {
+    type Error = String;
+    fn try_from(text: String) -> Result<Channel, String> {
+        if !is_channel_id(&text) {
+            return Err(format!("{text:?} is not a Slack channel ID (C…/G…)"));
+        }
+        Ok(Channel(text))
+    }
+}
+
+/// How many approvals a reroute needs: at least one, or the gate would be no gate.
+struct Quorum(u32);
+
+impl TryFrom<i64> for Quorum {
+    type Error = String;
+    fn try_from(number: i64) -> Result<Quorum, String> {
+        if number < 1 {
+            return Err(format!("must be at least 1, found {number}"));
+        }
+        u32::try_from(number)
+            .map(Quorum)
+            .map_err(|_| format!("{number} is too large"))
+    }
+}
+
+/// A gate timeout, written like `"4h"` or `"90m"`.
+#[derive(Clone, Copy)]
+struct Timeout(Duration);
+
+impl TryFrom<String> for Timeout {
+    type Error = String;
+    fn try_from(text: String) -> Result<Timeout, String> {
+        let after = humantime::parse_duration(&text).map_err(|error| {
+            format!("{text:?} is not a duration like \"4h\" or \"90m\" ({error})")
+        })?;
+        check_timeout(after, &format!("{text:?}")).map(|()| Timeout(after))
+    }
+}
+
+/// Checks a gate timeout against what ECS allows; `shown` is how the error names the value. ECS
+/// ends the stage at its limit whatever the hook says, so a gate must time out before: then
+/// greenlight, not ECS, applies the timeout action, and says so in Slack.
+fn check_timeout(after: Duration, shown: &str) -> Result<(), String> {
+    if after.is_zero() {
+        return Err("must be longer than zero".to_owned());
+    }
+    if after >= ECS_STAGE_LIMIT {
+        return Err(format!(
+            "{shown} is not below ECS's limit of {}h for a lifecycle stage (the gate must time out \
+             before ECS ends the stage, so that greenlight applies the timeout action)",
+            ECS_STAGE_LIMIT.as_secs() / 3600
+        ));
+    }
+    Ok(())
+}
+
+/// `24h`, `90m`, or humantime's longer form: how a duration given in code is shown in an error.
+fn short_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if duration.subsec_nanos() == 0 && seconds > 0 && seconds.is_multiple_of(3600) {
+        format!("{}h", seconds / 3600)
+    } else if duration.subsec_nanos() == 0 && seconds > 0 && seconds.is_multiple_of(60) {
+        format!("{}m", seconds / 60)
+    } else {
+        humantime::format_duration(duration).to_string()
+    }
+}
+
+/// A timeout action, in any case (`rollback`, `CONTINUE`); [`TimeoutAction`]'s own `Deserialize`
+/// is for the hook's JSON, and takes capitals only.
+#[derive(Clone, Copy)]
+struct OnTimeout(TimeoutAction);
+
+impl TryFrom<String> for OnTimeout {
+    type Error = String;
+    fn try_from(text: String) -> Result<OnTimeout, String> {
+        let parsed: Result<_, InvalidTimeoutAction> = text.parse();
+        parsed.map(OnTimeout).map_err(|error| error.to_string())
+    }
+}
+
+/// `Deserialize` for each newtype through its `TryFrom` from the TOML type after the colon, so
+/// that one check serves both the file and the settings. The check runs inside
+/// `deserialize_newtype_struct` because toml pins an error from there on the value itself; with
+/// serde's `#[serde(try_from)]`, a bad list item would be blamed on the whole list (`approvers`
+/// instead of `approvers[1]`).
+macro_rules! deserialize_through_try_from {
+    ($($type:ty: $from:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $type {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Checked;
+                impl<'de> Visitor<'de> for Checked {
+                    type Value = $type;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str(stringify!($from))
+                    }
+                    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<$type, D::Error> {
+                        <$type>::try_from(<$from>::deserialize(d)?).map_err(de::Error::custom)
+                    }
+                }
+                deserializer.deserialize_newtype_struct(stringify!($type), Checked)
+            }
+        }
+    )*};
+}
+
+deserialize_through_try_from!(Approver: String, Pattern: String, Channel: String,
+    Quorum: i64, Timeout: String, OnTimeout: String);
+
+/// The file as written (the order of the fields is how errors list the keys). Each `[[rule]]` is
+/// read on its own, as a `RawRule`, so that its errors name it; here it is only counted.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    rule: Vec<de::IgnoredAny>,
+}
+
+/// `[defaults]`: what every rule takes unless it says otherwise.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a table ([defaults])")]
+struct RawDefaults {
+    channel: Option<Channel>,
+    gate_timeout: Option<Timeout>,
+    timeout_action: Option<OnTimeout>,
+    continue_first_deployments: Option<bool>,
+}
+
+/// One `[[rule]]`. `name` and `approvers` are required, but optional here: `RawRule::check`
+/// reports their absence with a hint, where serde would only say "missing field".
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([[rule]])")]
+struct RawRule {
+    name: Option<String>,
+    clusters: Option<Vec<Pattern>>,
+    services: Option<Vec<Pattern>>,
+    channel: Option<Channel>,
+    approvers: Option<Vec<Approver>>,
+    quorum: Option<Quorum>,
+    gate_timeout: Option<Timeout>,
+    timeout_action: Option<OnTimeout>,
+    continue_first_deployments: Option<bool>,
+}
+
+impl RawRule {
+    /// The rule at `position`, with `defaults` filled in, after the checks that take more than one
+    /// of its values, or the `earlier` rules' names; `fail` places an error on one of its keys.
+    fn check(
+        self,
+        position: usize,
+        defaults: &RawDefaults,
+        earlier: &[Rule],
+        fail: impl Fn(&str, &str) -> PolicyError,
+    ) -> Result<Rule, PolicyError> {
+        const NO_NAME: &str =
+            "missing (every rule needs a name: the audit trail says which rule applied)";
+        const NO_APPROVERS: &str =
+            "missing (list the Slack user and user-group IDs who may decide)";
+        let name = self
+            .name
+            .as_deref()
+            .map(str::trim)
+            .ok_or_else(|| fail("name", NO_NAME))?;
+        if name.is_empty() {
+            return Err(fail("name", "must not be empty"));
+        }
+        if let Some(other) = earlier.iter().find(|rule| rule.name == name) {
+            let problem = format!("{name:?} is already the name of rule {}", other.position);
+            return Err(fail("name", &problem));
+        }
+        let clusters = dimension(self.clusters, "cluster").map_err(|p| fail("clusters", &p))?;
+        let services = dimension(self.services, "service").map_err(|p| fail("services", &p))?;
+        let approvers = self
+            .approvers
+            .ok_or_else(|| fail("approvers", NO_APPROVERS))?;
+        if approvers.is_empty() {
+            let problem = "the list is empty, so nobody could ever decide a gate under this rule";
+            return Err(fail("approvers", problem));
+        }
+        if let Some(index) = listed_twice(&approvers) {
+            let problem = format!("{:?} is listed twice", approvers[index].id());
+            return Err(fail(&format!("approvers[{index}]"), &problem));
+        }
+        // A group may have any number of members; a user counts once.
+        let quorum = self.quorum.map_or(1, |Quorum(quorum)| quorum);
+        let users = approvers
+            .iter()
+            .filter(|a| matches!(a, Approver::User(_)))
+            .count();
+        if users == approvers.len() && usize::try_from(quorum).unwrap_or(usize::MAX) > users {
+            let problem = format!(
+                "{quorum} approvals can never be reached with the {users} user(s) listed and no \
+                 user group (add approvers or lower the quorum)"
+            );
+            return Err(fail("quorum", &problem));
+        }
+        Ok(Rule {
+            position,
+            name: name.to_owned(),
+            clusters,
+            services,
+            channel: self
+                .channel
+                .or_else(|| defaults.channel.clone())
+                .map(|Channel(id)| id),
+            approvers,
+            quorum,
+            gate_timeout: self
+                .gate_timeout
+                .or(defaults.gate_timeout)
+                .map(|Timeout(after)| after),
+            timeout_action: self
+                .timeout_action
+                .or(defaults.timeout_action)
+                .map(|OnTimeout(a)| a),
+            continue_first_deployments: self
+                .continue_first_deployments
+                .or(defaults.continue_first_deployments)
+                .unwrap_or(false),
+        })
+    }
+}
+
+/// A dimension's patterns: every name when the rule does not say, but never an empty list, with
+/// which the rule would never apply.
+fn dimension(written: Option<Vec<Pattern>>, what: &str) -> Result<Vec<Pattern>, String> {
+    match written {
+        None => Ok(vec![Pattern::new("*".to_owned())]),
+        Some(patterns) if patterns.is_empty() => Err(format!(
+            "the list is empty, so the rule would never apply (write [\"*\"] for every {what})"
+        )),
+        Some(patterns) => Ok(patterns),
+    }
+}
+
+/// `rule 2 ("payments in prod")`, or `rule 2` while the rule has no usable name.
+fn rule_label(position: usize, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("rule {position} ({name:?})"),
+        None => format!("rule {position}"),
+    }
+}
+
+/// A rule's name as written, when it is usable: to name the rule before it is read.
+fn written_name<'d>(rule: &'d DeValue<'_>) -> Option<&'d str> {
+    let name = rule.as_table()?.get("name")?.get_ref().as_str()?.trim();
+    (!name.is_empty()).then_some(name)
 }
 
 /// One rule of the policy: which deployments it covers and who may decide their gates.
@@ -260,7 +539,7 @@ impl Rule {
 
     /// `rule 2 ("payments in prod")`, as error messages and log lines name a rule.
     pub fn label(&self) -> String {
-        format!("rule {} ({:?})", self.position, self.name)
+        rule_label(self.position, Some(&self.name))
     }
 }
 
@@ -275,6 +554,16 @@ pub struct PolicyError {
     pub problem: String,
 }
 
+impl PolicyError {
+    fn new(origin: &str, location: &[&str], problem: impl Into<String>) -> PolicyError {
+        PolicyError {
+            origin: origin.to_owned(),
+            location: location.iter().map(|&step| step.to_owned()).collect(),
+            problem: problem.into(),
+        }
+    }
+}
+
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.origin)?;
@@ -287,380 +576,114 @@ impl fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-/// Where in the policy the reader is, so that every error says so.
-#[derive(Debug, Clone)]
-struct Place {
-    origin: String,
-    location: Vec<String>,
+/// serde's error, placed in the file like every other error: under `location`, then the way down
+/// `value` to the key or value that toml pinned it on. toml gives each error a span of the text:
+/// the key it is about (an unknown key), or the value (of the wrong type, or failing a newtype's
+/// check).
+fn misplaced(
+    origin: &str,
+    text: &str,
+    location: &[&str],
+    value: &Spanned<DeValue<'_>>,
+    error: &toml::de::Error,
+) -> PolicyError {
+    let message = error.message();
+    let mut placed = PolicyError::new(origin, location, message);
+    match error.span().and_then(|span| find(value, &span)) {
+        Some((steps, value)) => {
+            placed.location.extend(steps);
+            placed.problem = in_toml_terms(message, &placed.location, value);
+        }
+        None => placed
+            .problem
+            .insert_str(0, &line_and_column(text, error.span())),
+    }
+    placed
 }
 
-impl Place {
-    fn root(origin: &str) -> Place {
-        Place {
-            origin: origin.to_owned(),
-            location: Vec::new(),
-        }
+/// The way down `value` to the key or value at `span` (`defaults`, `channel`; `approvers[1]`),
+/// and the value there (for a key, its value).
+fn find<'d>(
+    value: &'d Spanned<DeValue<'d>>,
+    span: &Range<usize>,
+) -> Option<(Vec<String>, &'d DeValue<'d>)> {
+    if value.span() == *span {
+        return Some((Vec::new(), value.get_ref()));
     }
+    match value.get_ref() {
+        DeValue::Table(table) => table.iter().find_map(|(key, value)| {
+            let (mut steps, found) = if key.span() == *span {
+                (Vec::new(), value.get_ref())
+            } else {
+                find(value, span)?
+            };
+            match steps.first_mut() {
+                Some(item) if item.starts_with('[') => item.insert_str(0, key.get_ref()),
+                _ => steps.insert(0, key.get_ref().to_string()),
+            }
+            Some((steps, found))
+        }),
+        DeValue::Array(items) => items.iter().enumerate().find_map(|(index, item)| {
+            let (mut steps, found) = find(item, span)?;
+            steps.insert(0, format!("[{index}]"));
+            Some((steps, found))
+        }),
+        _ => None,
+    }
+}
 
-    fn at(&self, step: impl Into<String>) -> Place {
-        let mut place = self.clone();
-        place.location.push(step.into());
-        place
+/// serde's message about the key or `value` at `location`, in the file's terms: serde says what it
+/// expected in Rust's (`i64`, `a sequence`), and the file's authors write TOML. Its unknown-field
+/// and invalid-type messages have kept their form since serde 1.0; any other message (a
+/// newtype's own) is kept as it is.
+fn in_toml_terms(message: &str, location: &[String], value: &DeValue<'_>) -> String {
+    let key = location.last().map_or("", String::as_str);
+    if let Some(names) = message.strip_prefix(&format!("unknown field `{key}`, expected ")) {
+        // "`a` or `b`", "one of `a`, `b`, `c`": the names are between backquotes.
+        let names: Vec<&str> = names.split('`').skip(1).step_by(2).collect();
+        return format!("unknown key (expected one of: {})", names.join(", "));
     }
-
-    fn error(&self, problem: impl Into<String>) -> PolicyError {
-        PolicyError {
-            origin: self.origin.clone(),
-            location: self.location.clone(),
-            problem: problem.into(),
-        }
-    }
+    let Some((_, expected)) =
+        (message.strip_prefix("invalid type: ")).and_then(|rest| rest.rsplit_once(", expected "))
+    else {
+        return message.to_owned();
+    };
+    let expected = match expected {
+        "a boolean" => "true or false",
+        "i64" => "an integer",
+        "a sequence" if location == ["rule"] => "[[rule]] tables",
+        "a sequence" => "a list of strings",
+        other => other,
+    };
+    format!("expected {expected}, found {}", kind(value))
 }
 
 /// `a string`, `an integer`… for "expected X, found Y" messages.
-fn kind(value: &Value) -> &'static str {
+fn kind(value: &DeValue<'_>) -> &'static str {
     match value {
-        Value::String(_) => "a string",
-        Value::Integer(_) => "an integer",
-        Value::Float(_) => "a float",
-        Value::Boolean(_) => "a boolean",
-        Value::Datetime(_) => "a date-time",
-        Value::Array(_) => "a list",
-        Value::Table(_) => "a table",
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
     }
 }
 
-fn check_keys(place: &Place, table: &Table, allowed: &[&str]) -> Result<(), PolicyError> {
-    match table.keys().find(|key| !allowed.contains(&key.as_str())) {
-        Some(key) => Err(place.at(key.as_str()).error(format!(
-            "unknown key (expected one of: {})",
-            allowed.join(", ")
-        ))),
-        None => Ok(()),
-    }
-}
-
-fn string<'v>(place: &Place, value: &'v Value) -> Result<&'v str, PolicyError> {
-    value
-        .as_str()
-        .ok_or_else(|| place.error(format!("expected a string, found {}", kind(value))))
-}
-
-fn boolean(place: &Place, value: &Value) -> Result<bool, PolicyError> {
-    value
-        .as_bool()
-        .ok_or_else(|| place.error(format!("expected true or false, found {}", kind(value))))
-}
-
-/// The strings of the list under `key`, each with its own place (`key[i]`).
-fn string_list<'v>(
-    parent: &Place,
-    key: &str,
-    value: &'v Value,
-) -> Result<Vec<(Place, &'v str)>, PolicyError> {
-    let items = value.as_array().ok_or_else(|| {
-        parent
-            .at(key)
-            .error(format!("expected a list of strings, found {}", kind(value)))
-    })?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| {
-            let place = parent.at(format!("{key}[{index}]"));
-            let text = string(&place, item)?;
-            Ok((place, text))
-        })
-        .collect()
-}
-
-/// Cluster or service patterns. ECS names are letters, digits, `-` and `_`; a pattern with any
-/// other character (an ARN, a space) could never match and is a mistake.
-fn patterns(parent: &Place, key: &str, value: Option<&Value>) -> Result<Vec<Pattern>, PolicyError> {
-    let Some(value) = value else {
-        return Ok(vec![Pattern::new("*")]);
+/// `line L, column C: ` for an error at `span`, when there is one.
+fn line_and_column(text: &str, span: Option<Range<usize>>) -> String {
+    let Some(span) = span else {
+        return String::new();
     };
-    let items = string_list(parent, key, value)?;
-    if items.is_empty() {
-        return Err(parent.at(key).error(format!(
-            "the list is empty, so the rule would never apply (write [\"*\"] for every {})",
-            key.trim_end_matches('s')
-        )));
-    }
-    items
-        .into_iter()
-        .map(|(place, text)| {
-            if text.is_empty() {
-                return Err(place.error("an empty pattern matches nothing"));
-            }
-            if !text
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '*' | '?'))
-            {
-                return Err(place.error(format!(
-                    "{text:?} can never match an ECS name (letters, digits, - and _, with * and ? as wildcards)"
-                )));
-            }
-            Ok(Pattern::new(text))
-        })
-        .collect()
-}
-
-fn channel(place: &Place, value: &Value) -> Result<String, PolicyError> {
-    let text = string(place, value)?;
-    if is_channel_id(text) {
-        Ok(text.to_owned())
-    } else {
-        Err(place.error(not_a_channel(text)))
-    }
-}
-
-fn not_a_channel(text: &str) -> String {
-    format!("{text:?} is not a Slack channel ID (C…/G…)")
-}
-
-fn not_an_approver(text: &str) -> String {
-    format!("{text:?} is not a Slack user (U…/W…) or user-group (S…) ID")
-}
-
-/// Checks a gate timeout against what ECS allows; `shown` is how the error names the value.
-fn check_timeout(after: Duration, shown: &str) -> Result<(), String> {
-    if after.is_zero() {
-        return Err("must be longer than zero".to_owned());
-    }
-    if after >= ECS_STAGE_LIMIT {
-        return Err(format!(
-            "{shown} is not below ECS's limit of {}h for a lifecycle stage (the gate must time out \
-             before ECS ends the stage, so that greenlight applies the timeout action)",
-            ECS_STAGE_LIMIT.as_secs() / 3600
-        ));
-    }
-    Ok(())
-}
-
-/// `24h`, `90m`, or humantime's longer form: how a duration given in code is shown in an error.
-fn short_duration(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    if duration.subsec_nanos() == 0 && seconds > 0 && seconds.is_multiple_of(3600) {
-        format!("{}h", seconds / 3600)
-    } else if duration.subsec_nanos() == 0 && seconds > 0 && seconds.is_multiple_of(60) {
-        format!("{}m", seconds / 60)
-    } else {
-        humantime::format_duration(duration).to_string()
-    }
-}
-
-fn gate_timeout(place: &Place, value: &Value) -> Result<Duration, PolicyError> {
-    let text = string(place, value)?;
-    let after = humantime::parse_duration(text).map_err(|error| {
-        place.error(format!(
-            "{text:?} is not a duration like \"4h\" or \"90m\" ({error})"
-        ))
-    })?;
-    check_timeout(after, &format!("{text:?}")).map_err(|problem| place.error(problem))?;
-    Ok(after)
-}
-
-fn timeout_action(place: &Place, value: &Value) -> Result<TimeoutAction, PolicyError> {
-    string(place, value)?
-        .parse()
-        .map_err(|error: crate::domain::gate::InvalidTimeoutAction| place.error(error.to_string()))
-}
-
-fn quorum(place: &Place, value: &Value) -> Result<u32, PolicyError> {
-    let Value::Integer(number) = value else {
-        return Err(place.error(format!("expected an integer, found {}", kind(value))));
-    };
-    if *number < 1 {
-        return Err(place.error(format!("must be at least 1, found {number}")));
-    }
-    u32::try_from(*number).map_err(|_| place.error(format!("{number} is too large")))
-}
-
-/// Checks a list of approver IDs: well-formed and none twice (a duplicate is most likely a typo
-/// for someone else, and would make a quorum look reachable when it is not).
-fn approver_list<'a>(
-    entries: impl IntoIterator<Item = (Option<Place>, &'a str)>,
-    fallback: &Place,
-) -> Result<Vec<Approver>, PolicyError> {
-    let mut approvers: Vec<Approver> = Vec::new();
-    for (place, text) in entries {
-        let place = place.as_ref().unwrap_or(fallback);
-        let approver = Approver::parse(text).ok_or_else(|| place.error(not_an_approver(text)))?;
-        if approvers.contains(&approver) {
-            return Err(place.error(format!("{text:?} is listed twice")));
-        }
-        approvers.push(approver);
-    }
-    Ok(approvers)
-}
-
-/// What `[defaults]` gives every rule that does not say otherwise.
-#[derive(Debug, Default)]
-struct Defaults {
-    channel: Option<String>,
-    gate_timeout: Option<Duration>,
-    timeout_action: Option<TimeoutAction>,
-    continue_first_deployments: Option<bool>,
-}
-
-fn parse_defaults(place: &Place, value: &Value) -> Result<Defaults, PolicyError> {
-    let Value::Table(table) = value else {
-        return Err(place.error(format!(
-            "expected a table ([defaults]), found {}",
-            kind(value)
-        )));
-    };
-    check_keys(place, table, DEFAULT_KEYS)?;
-    Ok(Defaults {
-        channel: table
-            .get("channel")
-            .map(|v| channel(&place.at("channel"), v))
-            .transpose()?,
-        gate_timeout: table
-            .get("gate_timeout")
-            .map(|v| gate_timeout(&place.at("gate_timeout"), v))
-            .transpose()?,
-        timeout_action: table
-            .get("timeout_action")
-            .map(|v| timeout_action(&place.at("timeout_action"), v))
-            .transpose()?,
-        continue_first_deployments: table
-            .get("continue_first_deployments")
-            .map(|v| boolean(&place.at("continue_first_deployments"), v))
-            .transpose()?,
-    })
-}
-
-fn parse_rule(
-    top: &Place,
-    position: usize,
-    value: &Value,
-    defaults: &Defaults,
-    earlier: &[Rule],
-) -> Result<Rule, PolicyError> {
-    let Value::Table(table) = value else {
-        return Err(top.at(format!("rule {position}")).error(format!(
-            "expected a table ([[rule]]), found {}",
-            kind(value)
-        )));
-    };
-    // Name the rule in every error about it, as soon as there is a usable name.
-    let usable_name = table
-        .get("name")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|name| !name.is_empty());
-    let place = match usable_name {
-        Some(name) => top.at(format!("rule {position} ({name:?})")),
-        None => top.at(format!("rule {position}")),
-    };
-    check_keys(&place, table, RULE_KEYS)?;
-
-    let name = match table.get("name") {
-        None => {
-            return Err(place.at("name").error(
-                "missing (every rule needs a name: the audit trail says which rule applied)",
-            ));
-        }
-        Some(value) => string(&place.at("name"), value)?.trim(),
-    };
-    if name.is_empty() {
-        return Err(place.at("name").error("must not be empty"));
-    }
-    if let Some(other) = earlier.iter().find(|rule| rule.name == name) {
-        return Err(place.at("name").error(format!(
-            "{name:?} is already the name of rule {}",
-            other.position
-        )));
-    }
-
-    let clusters = patterns(&place, "clusters", table.get("clusters"))?;
-    let services = patterns(&place, "services", table.get("services"))?;
-    let channel = match table.get("channel") {
-        Some(value) => Some(channel(&place.at("channel"), value)?),
-        None => defaults.channel.clone(),
-    };
-
-    let Some(listed) = table.get("approvers") else {
-        return Err(place
-            .at("approvers")
-            .error("missing (list the Slack user and user-group IDs who may decide)"));
-    };
-    let entries = string_list(&place, "approvers", listed)?;
-    if entries.is_empty() {
-        return Err(place
-            .at("approvers")
-            .error("the list is empty, so nobody could ever decide a gate under this rule"));
-    }
-    let approvers = approver_list(
-        entries
-            .into_iter()
-            .map(|(item_place, text)| (Some(item_place), text)),
-        &place,
-    )?;
-
-    let quorum = match table.get("quorum") {
-        Some(value) => quorum(&place.at("quorum"), value)?,
-        None => 1,
-    };
-    let users = approvers
-        .iter()
-        .filter(|approver| matches!(approver, Approver::User(_)))
-        .count();
-    let has_group = users < approvers.len();
-    if !has_group && usize::try_from(quorum).unwrap_or(usize::MAX) > users {
-        return Err(place.at("quorum").error(format!(
-            "{quorum} approvals can never be reached with the {users} user(s) listed and no \
-             user group (add approvers or lower the quorum)"
-        )));
-    }
-
-    let gate_timeout = match table.get("gate_timeout") {
-        Some(value) => Some(gate_timeout(&place.at("gate_timeout"), value)?),
-        None => defaults.gate_timeout,
-    };
-    let timeout_action = match table.get("timeout_action") {
-        Some(value) => Some(timeout_action(&place.at("timeout_action"), value)?),
-        None => defaults.timeout_action,
-    };
-    let continue_first_deployments = match table.get("continue_first_deployments") {
-        Some(value) => boolean(&place.at("continue_first_deployments"), value)?,
-        None => defaults.continue_first_deployments.unwrap_or(false),
-    };
-
-    let rule = Rule {
-        position,
-        name: name.to_owned(),
-        clusters,
-        services,
-        channel,
-        approvers,
-        quorum,
-        gate_timeout,
-        timeout_action,
-        continue_first_deployments,
-    };
-    if let Some(catch_all) = earlier.iter().find(|rule| rule.matches_everything()) {
-        return Err(place.error(format!(
-            "can never apply: {} before it matches every cluster and service (put catch-all \
-             rules last)",
-            catch_all.label()
-        )));
-    }
-    Ok(rule)
-}
-
-/// Where a TOML syntax error is, as `line L, column C`.
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
+    let before = text.get(..span.start).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before
         .rsplit('\n')
         .next()
         .map_or(0, |last| last.chars().count())
         + 1;
-    (line, column)
+    format!("line {line}, column {column}: ")
 }
 
 /// The whole policy: rules in the order they are tried.
@@ -676,48 +699,46 @@ impl Policy {
         let path = path.as_ref();
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path)
-            .map_err(|error| Place::root(&origin).error(format!("cannot be read: {error}")))?;
+            .map_err(|error| PolicyError::new(&origin, &[], format!("cannot be read: {error}")))?;
         Policy::parse(&origin, &text)
     }
 
     /// Checks a policy given as text; `origin` is how errors name it (the file's path).
     pub fn parse(origin: &str, text: &str) -> Result<Policy, PolicyError> {
-        let top = Place::root(origin);
-        let table: Table = text.parse().map_err(|error: toml::de::Error| {
-            let at = error
-                .span()
-                .map(|span| {
-                    let (line, column) = line_and_column(text, span.start);
-                    format!("line {line}, column {column}: ")
-                })
-                .unwrap_or_default();
-            top.error(format!(
-                "is not valid TOML: {at}{}",
-                error.message().trim_end()
-            ))
+        let document = DeTable::parse(text).map_err(|error| {
+            let at = line_and_column(text, error.span());
+            let problem = format!("is not valid TOML: {at}{}", error.message().trim_end());
+            PolicyError::new(origin, &[], problem)
         })?;
-        check_keys(&top, &table, TOP_KEYS)?;
-        let defaults = match table.get("defaults") {
-            Some(value) => parse_defaults(&top.at("defaults"), value)?,
-            None => Defaults::default(),
-        };
-        let listed: &[Value] = match table.get("rule") {
-            None => &[],
-            Some(Value::Array(items)) => items,
-            Some(other) => {
-                return Err(top
-                    .at("rule")
-                    .error(format!("expected [[rule]] tables, found {}", kind(other))));
-            }
-        };
-        if listed.is_empty() {
-            return Err(top.error(
-                "no [[rule]] is defined, so nobody could ever decide a gate (add at least one rule)",
-            ));
+        let document = Spanned::new(document.span(), DeValue::Table(document.into_inner()));
+        let raw = RawPolicy::deserialize(document.clone().into_deserializer())
+            .map_err(|error| misplaced(origin, text, &[], &document, &error))?;
+        if raw.rule.is_empty() {
+            let problem = "no [[rule]] is defined, so nobody could ever decide a gate (add at least \
+                           one rule)";
+            return Err(PolicyError::new(origin, &[], problem));
         }
+        // The rules are read one at a time, in order: an error names its rule, and no error in a
+        // later rule hides one in an earlier rule.
+        let listed = match document.get_ref().get("rule").map(Spanned::get_ref) {
+            Some(DeValue::Array(listed)) => &listed[..],
+            _ => &[],
+        };
         let mut rules: Vec<Rule> = Vec::with_capacity(listed.len());
-        for (index, value) in listed.iter().enumerate() {
-            let rule = parse_rule(&top, index + 1, value, &defaults, &rules)?;
+        for (index, item) in listed.iter().enumerate() {
+            let label = rule_label(index + 1, written_name(item.get_ref()));
+            let fail = |key: &str, problem: &str| PolicyError::new(origin, &[&label, key], problem);
+            let rule = RawRule::deserialize(item.clone().into_deserializer())
+                .map_err(|error| misplaced(origin, text, &[&label], item, &error))?
+                .check(index + 1, &raw.defaults, &rules, fail)?;
+            if let Some(catch_all) = rules.iter().find(|other| other.matches_everything()) {
+                let problem = format!(
+                    "can never apply: {} before it matches every cluster and service (put \
+                     catch-all rules last)",
+                    catch_all.label()
+                );
+                return Err(PolicyError::new(origin, &[&label], problem));
+            }
             rules.push(rule);
         }
         Ok(Policy {
@@ -737,32 +758,33 @@ impl Policy {
         channel: Option<&str>,
         timeout: Option<GateTimeout>,
     ) -> Result<Policy, PolicyError> {
-        let origin = Place::root(APPROVERS_ENV);
-        let approvers = approver_list(
-            approvers_csv
-                .split(',')
-                .map(str::trim)
-                .filter(|entry| !entry.is_empty())
-                .map(|entry| (None, entry)),
-            &origin,
-        )?;
-        if let Some(channel) = channel
-            && !is_channel_id(channel)
-        {
-            return Err(Place::root("default channel").error(not_a_channel(channel)));
+        let approvers = approvers_csv
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| Approver::try_from(entry.to_owned()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|problem| PolicyError::new(APPROVERS_ENV, &[], problem))?;
+        if let Some(index) = listed_twice(&approvers) {
+            let problem = format!("{:?} is listed twice", approvers[index].id());
+            return Err(PolicyError::new(APPROVERS_ENV, &[], problem));
         }
+        let channel = channel
+            .map(|channel| Channel::try_from(channel.to_owned()))
+            .transpose()
+            .map_err(|problem| PolicyError::new("default channel", &[], problem))?;
         if let Some(timeout) = timeout {
             check_timeout(timeout.after, &short_duration(timeout.after))
-                .map_err(|problem| Place::root("gate timeout").error(problem))?;
+                .map_err(|problem| PolicyError::new("gate timeout", &[], problem))?;
         }
         Ok(Policy {
             origin: APPROVERS_ENV.to_owned(),
             rules: vec![Rule {
                 position: 1,
                 name: APPROVERS_ENV.to_owned(),
-                clusters: vec![Pattern::new("*")],
-                services: vec![Pattern::new("*")],
-                channel: channel.map(str::to_owned),
+                clusters: vec![Pattern::new("*".to_owned())],
+                services: vec![Pattern::new("*".to_owned())],
+                channel: channel.map(|Channel(id)| id),
                 approvers,
                 quorum: 1,
                 gate_timeout: timeout.map(|timeout| timeout.after),
@@ -785,10 +807,14 @@ impl Policy {
         let policy_file = policy_file.map(str::trim).filter(|v| !v.is_empty());
         let approvers_csv = approvers_csv.filter(|v| !v.trim().is_empty());
         match (policy_file, approvers_csv) {
-            (Some(_), Some(_)) => Err(Place::root(POLICY_FILE_ENV).error(format!(
-                "is set together with {APPROVERS_ENV}; set one or the other (the file lists \
-                 approvers per rule)"
-            ))),
+            (Some(_), Some(_)) => Err(PolicyError::new(
+                POLICY_FILE_ENV,
+                &[],
+                format!(
+                    "is set together with {APPROVERS_ENV}; set one or the other (the file lists \
+                     approvers per rule)"
+                ),
+            )),
             (Some(path), None) => Policy::load(path),
             (None, approvers) => {
                 Policy::single_rule(approvers.unwrap_or(""), default_channel, timeout)
@@ -1505,5 +1531,81 @@ mod tests {
         assert!(is_channel_id("G0PRIVATE1"));
         assert!(!is_channel_id("D0DIRECT01"));
         assert!(!is_channel_id("#deploys"));
+    }
+
+    /// serde's own errors (types, unknown keys, the newtypes' checks) are placed wherever the
+    /// value is: in `[defaults]`, in inline tables, in sub-tables, in lists of lists.
+    #[test]
+    fn serde_errors_name_their_place_in_toml_terms() {
+        let rule = "[[rule]]\nname = \"x\"\napprovers = [\"U0ALICE01\"]\n";
+        let keys = "name, clusters, services, channel, approvers, quorum, gate_timeout, \
+                    timeout_action, continue_first_deployments";
+        let cases: &[(String, String)] = &[
+            (
+                format!("defaults = 5\n{rule}"),
+                "policy.toml: defaults: expected a table ([defaults]), found an integer".into(),
+            ),
+            (
+                format!("[defaults]\ntimeout_action = 1\n{rule}"),
+                "policy.toml: defaults: timeout_action: expected a string, found an integer".into(),
+            ),
+            (
+                format!("[defaults]\ncontinue_first_deployments = 1.5\n{rule}"),
+                "policy.toml: defaults: continue_first_deployments: expected true or false, found \
+                 a float"
+                    .into(),
+            ),
+            (
+                "[[rule]]\nname = 5\napprovers = [\"U0ALICE01\"]\n".into(),
+                "policy.toml: rule 1: name: expected a string, found an integer".into(),
+            ),
+            (
+                format!("{rule}quorum = 1979-05-27\n"),
+                r#"policy.toml: rule 1 ("x"): quorum: expected an integer, found a date-time"#.into(),
+            ),
+            (
+                format!("{rule}clusters = [[\"prod\"]]\n"),
+                r#"policy.toml: rule 1 ("x"): clusters[0]: expected a string, found a list"#.into(),
+            ),
+            (
+                "rule = [{ name = \" x \", approvers = [\"U0ALICE01\", \"bob\"] }]\n".into(),
+                r#"policy.toml: rule 1 ("x"): approvers[1]: "bob" is not a Slack user (U…/W…) or user-group (S…) ID"#.into(),
+            ),
+            (
+                format!("{rule}[rule.extra]\nkey = 1\n"),
+                format!(r#"policy.toml: rule 1 ("x"): extra: unknown key (expected one of: {keys})"#),
+            ),
+            (
+                format!("{rule}\"odd`key\" = 1\n"),
+                format!(r#"policy.toml: rule 1 ("x"): odd`key: unknown key (expected one of: {keys})"#),
+            ),
+            (
+                format!("{rule}{rule}quorum = 0\n"),
+                r#"policy.toml: rule 2 ("x"): quorum: must be at least 1, found 0"#.into(),
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(&error(text), expected, "for\n{text}");
+        }
+    }
+
+    /// Rules are read in order, so the error reported is the earliest rule's, whichever kind.
+    #[test]
+    fn an_earlier_rule_is_reported_before_a_later_one() {
+        let text = r#"
+            [[rule]]
+            name = "a"
+            clusters = ["prod"]
+            approvers = ["U0ALICE01"]
+            quorum = 2
+
+            [[rule]]
+            name = "b"
+            approvers = ["bob"]
+            "#;
+        assert_eq!(
+            error(text),
+            r#"policy.toml: rule 1 ("a"): quorum: 2 approvals can never be reached with the 1 user(s) listed and no user group (add approvers or lower the quorum)"#
+        );
     }
 }

@@ -227,29 +227,15 @@ mod tests {
 
     fn record(status: GateStatus) -> GateRecord {
         GateRecord {
-            gate_id: GateId::derive("r"),
-            resolution: Resolution::PauseHook {
-                hook_id: "h".into(),
-            },
-            title: "t".into(),
-            description: String::new(),
-            region: None,
-            cluster: None,
-            service: None,
-            service_deployment_arn: None,
-            stage: None,
-            target_revision: None,
-            source_revisions: vec![],
-            requested_at: None,
-            deadline: None,
-            timeout_action: None,
-            console_url: None,
-            test_url: None,
-            card: None,
             card_claimed_at: None,
             status,
-            step: None,
-            deployment: None,
+            ..GateRecord::new(
+                GateId::derive("r"),
+                Resolution::PauseHook {
+                    hook_id: "h".into(),
+                },
+                "t",
+            )
         }
     }
 

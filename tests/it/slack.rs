@@ -15,17 +15,9 @@ use crate::support::slack_double::{Failure, SlackDouble, TOKEN};
 
 fn card_record() -> GateRecord {
     GateRecord {
-        gate_id: "gl-00aa11bb22cc".parse::<GateId>().unwrap(),
-        resolution: Resolution::Parameter {
-            name: ParameterName::new("/greenlight/decisions/prod/web/d1/POST_TEST_TRAFFIC_SHIFT")
-                .unwrap(),
-        },
-        title: "web".into(),
-        description: String::new(),
         region: Some("eu-west-1".into()),
         cluster: Some("prod".into()),
         service: Some("web".into()),
-        service_deployment_arn: None,
         stage: Some(LifecycleStage::PostTestTrafficShift),
         target_revision: Some("web:43".into()),
         source_revisions: vec!["web:42".into()],
@@ -33,12 +25,16 @@ fn card_record() -> GateRecord {
         deadline: Some(Utc.timestamp_opt(1_777_003_600, 0).unwrap()),
         timeout_action: Some(TimeoutAction::Rollback),
         console_url: Some("https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod".into()),
-        test_url: None,
-        card: None,
-        card_claimed_at: None,
-        status: GateStatus::Open,
-        step: None,
-        deployment: None,
+        ..GateRecord::new(
+            "gl-00aa11bb22cc".parse::<GateId>().unwrap(),
+            Resolution::Parameter {
+                name: ParameterName::new(
+                    "/greenlight/decisions/prod/web/d1/POST_TEST_TRAFFIC_SHIFT",
+                )
+                .unwrap(),
+            },
+            "web",
+        )
     }
 }
 
