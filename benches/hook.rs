@@ -45,9 +45,11 @@ impl Deployments for FixedDeployments {
     async fn describe(&self, arn: &str) -> Result<Option<DeploymentState>, AdapterError> {
         Ok(Some(DeploymentState {
             arn: arn.to_owned(),
-            status: "IN_PROGRESS".to_owned(),
+            status: greenlight::ports::DeploymentStatus::InProgress,
             status_reason: None,
-            lifecycle_stage: Some("POST_TEST_TRAFFIC_SHIFT".to_owned()),
+            lifecycle_stage: Some(greenlight::ports::DeploymentStage::Hooked(
+                greenlight::domain::stage::LifecycleStage::PostTestTrafficShift,
+            )),
             source_revisions: vec![
                 "arn:aws:ecs:eu-west-1:123456789012:service-revision/prod/web/111".to_owned(),
             ],

@@ -48,6 +48,7 @@ pub enum Command {
     /// Rehearse a whole blue/green deployment on this machine: a simulated ECS, the real hook (or
     /// ECS's own pause, with --flow pause) and bot, the card drawn in the terminal. No AWS account
     /// or Slack workspace needed.
+    #[cfg(feature = "rehearsal")]
     Demo(crate::demo::DemoArgs),
     /// Manage the DynamoDB table where the bot keeps its gates.
     Table {
@@ -106,6 +107,7 @@ pub async fn main() -> ExitCode {
             }
         },
         Command::Serve { addr } => run_bot(Some(addr)).await,
+        #[cfg(feature = "rehearsal")]
         Command::Demo(args) => crate::demo::main(args).await,
         Command::Table {
             action: TableAction::Create { table },

@@ -6,6 +6,9 @@ pub mod bot;
 pub mod card;
 pub mod cli;
 pub mod config;
+// The local rehearsal, `greenlight demo`: only with the `rehearsal` feature (on by default; the
+// Lambda package is built without it).
+#[cfg(feature = "rehearsal")]
 pub mod demo;
 pub mod domain;
 pub mod hook;

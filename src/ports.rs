@@ -7,8 +7,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::gate::Decision;
-use crate::domain::progress::TrafficPlan;
+use crate::domain::gate::{Decision, TimeoutAction};
+use crate::domain::progress::{DeploymentPhase, TrafficPlan};
+use crate::domain::stage::LifecycleStage;
 
 /// A failed call to an outside service.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,14 +76,157 @@ pub trait SubscriptionConfirmer: Send + Sync {
     async fn confirm(&self, topic_arn: &str, token: &str) -> Result<(), AdapterError>;
 }
 
+/// An enum of the words ECS uses for one thing, read once at the edge: every word greenlight acts
+/// on is a variant, and any other (a word a later API version adds) is kept as `Other` so that it
+/// can still be shown.
+macro_rules! ecs_words {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $word:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+            /// A word greenlight does not act on (or an empty one: ECS said nothing).
+            Other(String),
+        }
+
+        impl $name {
+            /// Reads ECS's word.
+            pub fn from_ecs(word: &str) -> $name {
+                match word {
+                    $($word => $name::$variant,)+
+                    other => $name::Other(other.to_owned()),
+                }
+            }
+
+            /// ECS's word.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $word,)+
+                    $name::Other(word) => word,
+                }
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> $name {
+                $name::Other(String::new())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+ecs_words! {
+    /// A service deployment's `status` in `DescribeServiceDeployments`.
+    DeploymentStatus {
+        Pending = "PENDING",
+        InProgress = "IN_PROGRESS",
+        Successful = "SUCCESSFUL",
+        StopRequested = "STOP_REQUESTED",
+        Stopped = "STOPPED",
+        RollbackRequested = "ROLLBACK_REQUESTED",
+        RollbackInProgress = "ROLLBACK_IN_PROGRESS",
+        RollbackSuccessful = "ROLLBACK_SUCCESSFUL",
+        RollbackFailed = "ROLLBACK_FAILED",
+    }
+}
+
+ecs_words! {
+    /// A lifecycle hook's `status` in a deployment's `lifecycleHookDetails`.
+    LifecycleHookStatus {
+        AwaitingAction = "AWAITING_ACTION",
+        InProgress = "IN_PROGRESS",
+        Succeeded = "SUCCEEDED",
+        Failed = "FAILED",
+        TimedOut = "TIMED_OUT",
+    }
+}
+
+ecs_words! {
+    /// What a lifecycle hook is: a Lambda function ECS invokes, or a pause ECS holds itself.
+    HookTargetType {
+        Lambda = "AWS_LAMBDA",
+        Pause = "PAUSE",
+    }
+}
+
+impl DeploymentStatus {
+    /// Where the deployment stands, in the words greenlight's cards use; `None` for a status
+    /// greenlight does not know.
+    pub fn phase(&self) -> Option<DeploymentPhase> {
+        DeploymentPhase::from_ecs_status(self.as_str())
+    }
+
+    /// Whether ECS is stopping the deployment or rolling it back, or has.
+    pub fn is_stopping_or_rolling_back(&self) -> bool {
+        matches!(
+            self,
+            DeploymentStatus::StopRequested
+                | DeploymentStatus::Stopped
+                | DeploymentStatus::RollbackRequested
+                | DeploymentStatus::RollbackInProgress
+                | DeploymentStatus::RollbackSuccessful
+        )
+    }
+}
+
+/// ECS's lifecycle stage of a deployment: one of the stages that take hooks, or one that does not
+/// (`BAKE_TIME`, `CLEAN_UP`, …), kept as ECS spells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeploymentStage {
+    Hooked(LifecycleStage),
+    Other(String),
+}
+
+impl DeploymentStage {
+    pub fn from_ecs(word: &str) -> DeploymentStage {
+        match word.parse() {
+            Ok(stage) => DeploymentStage::Hooked(stage),
+            Err(_) => DeploymentStage::Other(word.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            DeploymentStage::Hooked(stage) => stage.as_str(),
+            DeploymentStage::Other(word) => word,
+        }
+    }
+
+    /// The stage as one that takes hooks, if it is one.
+    pub fn hooked(&self) -> Option<LifecycleStage> {
+        match self {
+            DeploymentStage::Hooked(stage) => Some(*stage),
+            DeploymentStage::Other(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DeploymentStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rollback ECS started for a deployment, as `DescribeServiceDeployments` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rollback {
+    pub reason: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
 /// What greenlight reads of an ECS service deployment.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeploymentState {
     pub arn: String,
-    /// e.g. `IN_PROGRESS`, `SUCCESSFUL`, `ROLLBACK_SUCCESSFUL`.
-    pub status: String,
+    pub status: DeploymentStatus,
     pub status_reason: Option<String>,
-    pub lifecycle_stage: Option<String>,
+    pub lifecycle_stage: Option<DeploymentStage>,
     pub source_revisions: Vec<String>,
     pub target_revision: Option<String>,
     pub hooks: Vec<HookState>,
@@ -93,6 +237,8 @@ pub struct DeploymentState {
     /// The share of production traffic ECS has asked for on the target revision, in percent:
     /// where a linear or canary deployment is between its steps.
     pub target_production_weight: Option<f64>,
+    /// The rollback ECS started, if it did.
+    pub rollback: Option<Rollback>,
 }
 
 impl DeploymentState {
@@ -100,19 +246,22 @@ impl DeploymentState {
     pub fn hook(&self, hook_id: &str) -> Option<&HookState> {
         self.hooks.iter().find(|hook| hook.hook_id == hook_id)
     }
+
+    /// ECS's lifecycle stage as it spells it, if it said.
+    pub fn stage_word(&self) -> Option<&str> {
+        self.lifecycle_stage.as_ref().map(DeploymentStage::as_str)
+    }
 }
 
 /// One lifecycle hook of a deployment, as `DescribeServiceDeployments` reports it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct HookState {
     pub hook_id: String,
-    /// `AWS_LAMBDA` or `PAUSE`.
-    pub target_type: String,
-    /// e.g. `AWAITING_ACTION`, `SUCCEEDED`, `TIMED_OUT`.
-    pub status: String,
+    pub target_type: HookTargetType,
+    pub status: LifecycleHookStatus,
     pub expires_at: Option<DateTime<Utc>>,
-    /// What ECS does when the hook expires: `CONTINUE` or `ROLLBACK`.
-    pub timeout_action: Option<String>,
+    /// What ECS does when the hook expires.
+    pub timeout_action: Option<TimeoutAction>,
 }
 
 /// ECS's service-deployment APIs (absent from moto, so tested through an ECS double).

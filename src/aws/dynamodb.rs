@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex,
@@ -86,10 +87,9 @@ fn conditional_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool 
     matches!(err, SdkError::ServiceError(service) if service.err().code() == Some("ConditionalCheckFailedException"))
 }
 
-fn unavailable<E, R>(operation: &'static str, err: &SdkError<E, R>) -> StoreError
+fn unavailable<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     StoreError::Unavailable(adapter_error(operation, err))
 }

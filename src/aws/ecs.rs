@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 use super::adapter_error;
 use crate::domain::gate::Decision;
 use crate::domain::progress::TrafficPlan;
-use crate::ports::{AdapterError, DeploymentState, Deployments, HookState};
+use crate::ports::{
+    AdapterError, DeploymentStage, DeploymentState, DeploymentStatus, Deployments, HookState,
+    HookTargetType, LifecycleHookStatus, Rollback,
+};
 
 #[derive(Debug, Clone)]
 pub struct EcsDeployments {
@@ -69,10 +72,16 @@ impl Deployments for EcsDeployments {
                 .unwrap_or_else(|| arn.to_owned()),
             status: found
                 .status
-                .map(|s| s.as_str().to_owned())
+                .map(|s| DeploymentStatus::from_ecs(s.as_str()))
                 .unwrap_or_default(),
             status_reason: found.status_reason,
-            lifecycle_stage: found.lifecycle_stage.map(|s| s.as_str().to_owned()),
+            lifecycle_stage: found
+                .lifecycle_stage
+                .map(|s| DeploymentStage::from_ecs(s.as_str())),
+            rollback: found.rollback.map(|rollback| Rollback {
+                reason: rollback.reason,
+                started_at: rollback.started_at.as_ref().and_then(to_chrono),
+            }),
             source_revisions: found
                 .source_service_revisions
                 .unwrap_or_default()
@@ -90,14 +99,14 @@ impl Deployments for EcsDeployments {
                     hook_id: hook.hook_id.unwrap_or_default(),
                     target_type: hook
                         .target_type
-                        .map(|t| t.as_str().to_owned())
+                        .map(|t| HookTargetType::from_ecs(t.as_str()))
                         .unwrap_or_default(),
                     status: hook
                         .status
-                        .map(|s| s.as_str().to_owned())
+                        .map(|s| LifecycleHookStatus::from_ecs(s.as_str()))
                         .unwrap_or_default(),
                     expires_at: hook.expires_at.as_ref().and_then(to_chrono),
-                    timeout_action: hook.timeout_action.map(|a| a.as_str().to_owned()),
+                    timeout_action: hook.timeout_action.and_then(|a| a.as_str().parse().ok()),
                 })
                 .collect(),
             updated_at,

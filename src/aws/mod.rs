@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::ports::AdapterError;
@@ -61,12 +62,15 @@ const RETRYABLE_CODES: &[&str] = &[
 ];
 
 /// Translates an SDK error into an [`AdapterError`].
-pub(crate) fn adapter_error<E, R>(operation: &'static str, err: &SdkError<E, R>) -> AdapterError
+pub(crate) fn adapter_error<E>(
+    operation: &'static str,
+    err: &SdkError<E, HttpResponse>,
+) -> AdapterError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let message = DisplayErrorContext(err).to_string();
+    // Classified from the error's metadata and HTTP status, never from its text.
     let retryable = match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
@@ -76,7 +80,7 @@ where
                 .err()
                 .code()
                 .is_some_and(|code| RETRYABLE_CODES.contains(&code))
-                || message.contains("status code: 5")
+                || service.raw().status().is_server_error()
         }
         _ => false,
     };
@@ -84,5 +88,53 @@ where
         operation,
         message,
         retryable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ssm::operation::get_parameter::GetParameterError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn service_error(
+        code: &str,
+        status: u16,
+        message: &str,
+    ) -> SdkError<GetParameterError, HttpResponse> {
+        let error = GetParameterError::generic(
+            ErrorMetadata::builder().code(code).message(message).build(),
+        );
+        let response =
+            HttpResponse::new(status.try_into().expect("a status code"), SdkBody::empty());
+        SdkError::service_error(error, response)
+    }
+
+    #[test]
+    fn retries_are_told_by_the_error_code_and_the_http_status_not_the_text() {
+        assert!(
+            adapter_error(
+                "ssm:GetParameter",
+                &service_error("ThrottlingException", 400, "slow down")
+            )
+            .retryable
+        );
+        assert!(adapter_error("ssm:GetParameter", &service_error("Whatever", 503, "x")).retryable);
+        // A message that happens to contain "status code: 5" does not make a 400 retryable.
+        assert!(
+            !adapter_error(
+                "ssm:GetParameter",
+                &service_error("AccessDeniedException", 400, "status code: 500")
+            )
+            .retryable
+        );
+        assert!(
+            !adapter_error(
+                "ssm:GetParameter",
+                &service_error("ParameterNotFound", 400, "no")
+            )
+            .retryable
+        );
     }
 }

@@ -22,6 +22,7 @@ use super::decisions::Via;
 use super::edge::error::BotError;
 use super::edge::extract::{SlackBody, VerifiedSlack};
 use crate::store::OpenGates;
+use slack_morphism::prelude::{SlackChannelId, SlackUserId};
 
 /// Most gates `/deploy status` describes, so that the ECS lookups fit in Slack's 3 seconds.
 const STATUS_LIMIT: usize = 10;
@@ -34,9 +35,9 @@ pub struct SlashCommand {
     #[serde(default)]
     text: String,
     #[serde(default)]
-    user_id: String,
+    user_id: Option<SlackUserId>,
     #[serde(default)]
-    channel_id: String,
+    channel_id: Option<SlackChannelId>,
     /// Slack checks the certificate of a slash command's URL with a signed `ssl_check=1` request
     /// that carries no user or channel; it only wants a 200.
     #[serde(default)]
@@ -72,16 +73,20 @@ pub async fn receive(
     if command.ssl_check.as_deref() == Some("1") {
         return Ok(ephemeral(""));
     }
-    if command.user_id.is_empty() || command.channel_id.is_empty() {
+    let present = |id: &str| !id.trim().is_empty();
+    let (Some(user), Some(channel)) = (
+        command.user_id.clone().filter(|id| present(&id.0)),
+        command.channel_id.clone().filter(|id| present(&id.0)),
+    ) else {
         return Err(BotError::BadRequest(
             "expected a slash-command form with user_id and channel_id".to_owned(),
         ));
-    }
-    tracing::info!(event = "command.received", command = %command.command, user = %command.user_id, channel = %command.channel_id, text = %command.text.chars().take(100).collect::<String>());
+    };
+    tracing::info!(event = "command.received", command = %command.command, user = %user, channel = %channel, text = %command.text.chars().take(100).collect::<String>());
     let words: Vec<&str> = command.text.split_whitespace().collect();
     let answer = match words.as_slice() {
-        ["status"] => status(&bot, &command, None).await,
-        ["status", service] => status(&bot, &command, Some(service)).await,
+        ["status"] => status(&bot, &user, &channel, None).await,
+        ["status", service] => status(&bot, &user, &channel, Some(service)).await,
         [verb @ ("approve" | "rollback"), gate] => {
             let action = if *verb == "approve" {
                 Action::Reroute
@@ -91,13 +96,7 @@ pub async fn receive(
             match gate.parse::<GateId>() {
                 Ok(gate) => {
                     let outcome = bot
-                        .decide(
-                            &gate,
-                            &command.user_id,
-                            &command.channel_id,
-                            action,
-                            Via::Command,
-                        )
+                        .decide(&gate, &user, &channel, action, Via::Command)
                         .await;
                     outcome.message(&gate)
                 }
@@ -115,9 +114,14 @@ pub async fn receive(
 /// decide. Never every gate of every channel to anyone. Each list is one query per channel (or
 /// one for the service) on a sparse index of open gates: what it reads does not grow with the
 /// gates that closed.
-async fn status(bot: &Bot, command: &SlashCommand, service: Option<&str>) -> String {
-    let direct = command.channel_id.starts_with('D');
-    let gates = match visible_gates(bot, command, service, direct).await {
+async fn status(
+    bot: &Bot,
+    user: &SlackUserId,
+    channel: &SlackChannelId,
+    service: Option<&str>,
+) -> String {
+    let direct = channel.0.starts_with('D');
+    let gates = match visible_gates(bot, user, channel, service, direct).await {
         Ok(gates) => gates,
         Err(_) => {
             return "⚠️ The gate store is unavailable; try again in a moment.".to_owned();
@@ -148,7 +152,8 @@ async fn status(bot: &Bot, command: &SlashCommand, service: Option<&str>) -> Str
 
 async fn visible_gates(
     bot: &Bot,
-    command: &SlashCommand,
+    user: &SlackUserId,
+    channel: &SlackChannelId,
     service: Option<&str>,
     direct: bool,
 ) -> Result<Vec<GateRecord>, crate::store::StoreError> {
@@ -160,7 +165,7 @@ async fn visible_gates(
         }
         (None, false) => {
             bot.gates
-                .open_gates(&OpenGates::InChannel(command.channel_id.clone()))
+                .open_gates(&OpenGates::InChannel(channel.0.clone()))
                 .await?
         }
         (None, true) => {
@@ -177,12 +182,12 @@ async fn visible_gates(
         let card_channel = gate.card.as_ref().map(|card| card.channel.clone());
         let shown = if direct {
             // Someone who may decide it, wherever its card is.
-            let channel = card_channel.unwrap_or_default();
-            bot.authorize_on_gate(&gate, &command.user_id, &channel, Action::Reroute)
+            let card_channel = SlackChannelId::new(card_channel.unwrap_or_default());
+            bot.authorize_on_gate(&gate, user, &card_channel, Action::Reroute)
                 .await
                 .is_ok()
         } else {
-            card_channel.as_deref() == Some(command.channel_id.as_str())
+            card_channel.as_deref() == Some(channel.0.as_str())
         };
         if shown {
             visible.push(gate);
@@ -234,7 +239,10 @@ async fn status_line(bot: &Bot, gate: &GateRecord) -> String {
                     Resolution::PauseHook { hook_id } => Some(hook_id.as_str()),
                     Resolution::Parameter { .. } => None,
                 };
-                for hook in state.hooks.iter().filter(|hook| !hook.status.is_empty()) {
+                let reported = |hook: &&crate::ports::HookState| {
+                    hook.status != crate::ports::LifecycleHookStatus::default()
+                };
+                for hook in state.hooks.iter().filter(reported) {
                     line.push_str(&format!(", hook {} {}", hook.target_type, hook.status));
                     if let Some(expires) = hook.expires_at {
                         line.push_str(&format!(" (expires {}", slack_date(expires)));

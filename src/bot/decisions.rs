@@ -13,6 +13,7 @@ use crate::domain::record::{GateRecord, GateStatus, Resolution};
 use crate::policy::{Action, Authorized, Refusal, Rule, authorize};
 use crate::ports::Created;
 use crate::store::{DecisionLock, StoreError, Taken};
+use slack_morphism::prelude::{SlackChannelId, SlackUserId};
 
 use super::Bot;
 use super::closing::Closing;
@@ -123,12 +124,13 @@ impl Bot {
     pub async fn decide(
         &self,
         gate: &GateId,
-        user: &str,
-        channel: &str,
+        user: &SlackUserId,
+        channel: &SlackChannelId,
         action: Action,
         via: Via,
     ) -> Outcome {
         let (outcome, granted) = self.try_decide(gate, user, channel, action).await;
+        let (user, channel) = (user.0.as_str(), channel.0.as_str());
         let via = match via {
             Via::Button => "button",
             Via::Command => "command",
@@ -157,8 +159,8 @@ impl Bot {
     async fn try_decide(
         &self,
         gate: &GateId,
-        user: &str,
-        channel: &str,
+        user: &SlackUserId,
+        channel: &SlackChannelId,
         action: Action,
     ) -> (Outcome, Option<Authorized>) {
         let record = match self.gates.load(gate).await {
@@ -176,7 +178,7 @@ impl Bot {
             Ok(granted) => granted,
             Err(refusal) => return (Outcome::Refused(refusal), None),
         };
-        let outcome = self.count_and_commit(record, rule, user, action).await;
+        let outcome = self.count_and_commit(record, rule, &user.0, action).await;
         (outcome, Some(granted))
     }
 
@@ -244,23 +246,25 @@ impl Bot {
     pub(super) async fn authorize_on_gate(
         &self,
         record: &GateRecord,
-        user: &str,
-        channel: &str,
+        user: &SlackUserId,
+        channel: &SlackChannelId,
         action: Action,
     ) -> Result<(Option<&Rule>, Authorized), Refusal> {
         let rule = self
             .policy
             .rule_for(record.cluster.as_deref(), record.service.as_deref());
-        let expected_channel = record
-            .card
-            .as_ref()
-            .map(|card| card.channel.as_str())
-            .unwrap_or("");
+        let expected_channel = SlackChannelId::new(
+            record
+                .card
+                .as_ref()
+                .map(|card| card.channel.clone())
+                .unwrap_or_default(),
+        );
         authorize(
             rule,
             user,
             channel,
-            expected_channel,
+            &expected_channel,
             action,
             self.groups.as_ref(),
         )

@@ -58,9 +58,7 @@ pub async fn deployment_event(
         None => None,
     };
     let previous = latest.deployment.clone();
-    let confirmed = state
-        .as_ref()
-        .and_then(|state| DeploymentPhase::from_ecs_status(&state.status));
+    let confirmed = state.as_ref().and_then(|state| state.status.phase());
     if confirmed.is_none() && previous.as_ref().is_some_and(|p| p.phase.is_over()) {
         // The gate's deployment ended earlier; this is about a later one greenlight did not gate.
         return None;
@@ -85,11 +83,7 @@ pub async fn deployment_event(
     let mut progress =
         DeploymentProgress::observed(previous.as_ref(), phase, reason.as_deref(), at);
     if let Some(state) = &state {
-        progress = progress.with_live_state(
-            state.lifecycle_stage.as_deref(),
-            state.updated_at,
-            &state.plan,
-        );
+        progress = progress.with_live_state(state.stage_word(), state.updated_at, &state.plan);
     }
     if confirmed.is_none() && arn.is_some() {
         // ECS could not be asked: the event's word goes on the card as unconfirmed, and closes

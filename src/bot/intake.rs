@@ -283,11 +283,7 @@ fn event_service(event: &EcsEvent) -> Option<(String, String)> {
     {
         return Some((arn.cluster().to_owned(), arn.service().to_owned()));
     }
-    event.resources.iter().find_map(|resource| {
-        let path = resource.split_once(":service/")?.1;
-        let (cluster, service) = path.split_once('/')?;
-        Some((cluster.to_owned(), service.to_owned()))
-    })
+    crate::domain::progress::service_in_resources(event)
 }
 
 async fn ecs_event(

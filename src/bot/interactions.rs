@@ -18,6 +18,7 @@ use super::Bot;
 use super::decisions::Via;
 use super::edge::error::BotError;
 use super::edge::extract::{SlackBody, VerifiedSlack};
+use slack_morphism::prelude::{SlackChannelId, SlackUserId};
 
 #[derive(Debug, Deserialize)]
 struct Form {
@@ -29,15 +30,21 @@ struct Form {
 pub struct Payload {
     #[serde(rename = "type")]
     kind: String,
-    user: Option<IdOnly>,
-    channel: Option<IdOnly>,
+    user: Option<User>,
+    channel: Option<Channel>,
     #[serde(default)]
     actions: Vec<ActionPayload>,
 }
 
+/// Slack's IDs, typed: a function that takes a user and a channel cannot be given them swapped.
 #[derive(Debug, Deserialize)]
-struct IdOnly {
-    id: String,
+struct User {
+    id: SlackUserId,
+}
+
+#[derive(Debug, Deserialize)]
+struct Channel {
+    id: SlackChannelId,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,12 +111,17 @@ pub async fn receive(
 
 /// A "Roll back now" click: the same gate-id-only button value, its own path (see
 /// `rollback_now.rs`).
-async fn roll_back_now(bot: &Bot, user: &str, channel: &str, value: Option<&str>) {
+async fn roll_back_now(
+    bot: &Bot,
+    user: &SlackUserId,
+    channel: &SlackChannelId,
+    value: Option<&str>,
+) {
     let Some(gate) = value.and_then(|value| value.parse::<GateId>().ok()) else {
         tracing::warn!(
             event = "gate.refusal",
-            user,
-            channel,
+            user = %user,
+            channel = %channel,
             outcome = "bad_button_value"
         );
         tell(
@@ -128,8 +140,8 @@ async fn roll_back_now(bot: &Bot, user: &str, channel: &str, value: Option<&str>
 }
 
 /// An ephemeral answer to one person. Best effort: the structured log has the outcome anyway.
-async fn tell(bot: &Bot, channel: &str, user: &str, text: &str) {
+async fn tell(bot: &Bot, channel: &SlackChannelId, user: &SlackUserId, text: &str) {
     if let Err(error) = bot.slack.post_ephemeral(channel, user, text).await {
-        tracing::warn!(event = "slack.ephemeral_failed", user, error = %error);
+        tracing::warn!(event = "slack.ephemeral_failed", user = %user, error = %error);
     }
 }

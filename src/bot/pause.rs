@@ -21,7 +21,7 @@ use crate::domain::progress::{
 };
 use crate::domain::record::{GateRecord, GateStatus, Resolution};
 use crate::domain::stage::LifecycleStage;
-use crate::ports::{Created, DeploymentState};
+use crate::ports::{Created, DeploymentState, LifecycleHookStatus};
 use crate::slack::api::OutgoingMessage;
 use crate::sns::verify::SnsEnvelope;
 
@@ -154,7 +154,7 @@ fn pause_record(
     let ecs_hook = state.and_then(|state| state.hook(&hook.hook_id));
     let stage = hook.stage.or_else(|| {
         state
-            .and_then(|state| state.lifecycle_stage.as_deref())
+            .and_then(|state| state.stage_word())
             .and_then(|stage| stage.parse().ok())
     });
     // Linear and canary deployments pause at PRE_PRODUCTION_TRAFFIC_SHIFT before each step.
@@ -196,9 +196,7 @@ fn pause_record(
         deadline: hook
             .expires_at
             .or_else(|| ecs_hook.and_then(|h| h.expires_at)),
-        timeout_action: ecs_hook
-            .and_then(|h| h.timeout_action.as_deref())
-            .and_then(|action| action.parse().ok()),
+        timeout_action: ecs_hook.and_then(|h| h.timeout_action),
         console_url: Some(arn.console_url()),
         step,
         ..GateRecord::new(gate_id, resolution, title)
@@ -392,10 +390,9 @@ fn timeout_action_taken(
 ) -> TimeoutAction {
     let reported = state
         .and_then(|state| state.hook(hook_id))
-        .and_then(|hook| hook.timeout_action.as_deref())
-        .and_then(|action| action.parse().ok());
+        .and_then(|hook| hook.timeout_action);
     let observed = state
-        .and_then(|state| DeploymentPhase::from_ecs_status(&state.status))
+        .and_then(|state| state.status.phase())
         .map(|phase| match phase {
             DeploymentPhase::InProgress | DeploymentPhase::Completed => TimeoutAction::Continue,
             _ => TimeoutAction::Rollback,
@@ -412,13 +409,13 @@ fn live_progress(
     state: &DeploymentState,
     at: DateTime<Utc>,
 ) -> Option<DeploymentProgress> {
-    let phase = DeploymentPhase::from_ecs_status(&state.status)?;
+    let phase = state.status.phase()?;
     let reason = (phase != DeploymentPhase::InProgress)
         .then_some(state.status_reason.as_deref())
         .flatten();
     Some(
         DeploymentProgress::observed(previous, phase, reason, at).with_live_state(
-            state.lifecycle_stage.as_deref(),
+            state.stage_word(),
             state.updated_at,
             &state.plan,
         ),
@@ -453,19 +450,22 @@ fn resolved_elsewhere(
     hook_id: &str,
 ) -> Option<String> {
     match state.hook(hook_id) {
-        Some(hook) if hook.status.is_empty() || hook.status == "AWAITING_ACTION" => None,
-        Some(hook) => Some(match hook.status.as_str() {
-            "SUCCEEDED" => "continued in ECS, pause hook SUCCEEDED".to_owned(),
-            "FAILED" => "rolled back in ECS, pause hook FAILED".to_owned(),
-            "TIMED_OUT" => "the pause timed out in ECS".to_owned(),
-            other => format!("the pause hook is {other}"),
-        }),
+        Some(hook) => match &hook.status {
+            LifecycleHookStatus::AwaitingAction => None,
+            LifecycleHookStatus::Other(word) if word.is_empty() => None,
+            LifecycleHookStatus::Succeeded => {
+                Some("continued in ECS, pause hook SUCCEEDED".to_owned())
+            }
+            LifecycleHookStatus::Failed => Some("rolled back in ECS, pause hook FAILED".to_owned()),
+            LifecycleHookStatus::TimedOut => Some("the pause timed out in ECS".to_owned()),
+            other => Some(format!("the pause hook is {other}")),
+        },
         None => {
-            let phase = DeploymentPhase::from_ecs_status(&state.status);
+            let phase = state.status.phase();
             if phase.is_some_and(|phase| phase != DeploymentPhase::InProgress) {
                 return Some(format!("the deployment is {}", state.status));
             }
-            match (state.lifecycle_stage.as_deref(), record.stage) {
+            match (state.stage_word(), record.stage) {
                 (Some(now), Some(paused)) if now != paused.as_str() => {
                     Some(format!("the deployment moved on to {now}"))
                 }
@@ -519,8 +519,8 @@ impl Bot {
             // A call that timed out may still have been applied: ECS showing the hook in the
             // state this decision asked for is this decision taking effect, not someone else's.
             let applied = state.hook(hook_id).is_some_and(|hook| match action {
-                Decision::Approved => hook.status == "SUCCEEDED",
-                Decision::Rejected => hook.status == "FAILED",
+                Decision::Approved => hook.status == LifecycleHookStatus::Succeeded,
+                Decision::Rejected => hook.status == LifecycleHookStatus::Failed,
             });
             if applied {
                 tracing::warn!(event = "gate.write_applied_late", gate_id = %record.gate_id, "ContinueServiceDeployment reported a failure but was applied");
@@ -539,7 +539,7 @@ impl Bot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::HookState;
+    use crate::ports::{DeploymentStage, DeploymentStatus, HookState, HookTargetType};
 
     fn record() -> GateRecord {
         GateRecord {
@@ -561,8 +561,8 @@ mod tests {
 
     fn state(status: &str, stage: &str, hooks: Vec<HookState>) -> DeploymentState {
         DeploymentState {
-            status: status.into(),
-            lifecycle_stage: Some(stage.into()),
+            status: DeploymentStatus::from_ecs(status),
+            lifecycle_stage: Some(DeploymentStage::from_ecs(stage)),
             hooks,
             ..DeploymentState::default()
         }
@@ -571,10 +571,10 @@ mod tests {
     fn hook(status: &str, timeout_action: Option<&str>) -> HookState {
         HookState {
             hook_id: "h1".into(),
-            target_type: "PAUSE".into(),
-            status: status.into(),
+            target_type: HookTargetType::Pause,
+            status: LifecycleHookStatus::from_ecs(status),
             expires_at: None,
-            timeout_action: timeout_action.map(str::to_owned),
+            timeout_action: timeout_action.and_then(|action| action.parse().ok()),
         }
     }
 

@@ -16,6 +16,7 @@ use crate::domain::record::{GateRecord, GateStatus};
 use crate::policy::{Action, Refusal};
 use crate::ports::Created;
 use crate::store::DecisionLock;
+use slack_morphism::prelude::{SlackChannelId, SlackUserId};
 
 use super::Bot;
 
@@ -83,8 +84,14 @@ impl RollbackNow {
 
 impl Bot {
     /// One person's "Roll back now" click, with its one structured log line.
-    pub async fn roll_back_now(&self, gate: &GateId, user: &str, channel: &str) -> RollbackNow {
+    pub async fn roll_back_now(
+        &self,
+        gate: &GateId,
+        user: &SlackUserId,
+        channel: &SlackChannelId,
+    ) -> RollbackNow {
         let outcome = self.try_roll_back_now(gate, user, channel).await;
+        let (user, channel) = (user.0.as_str(), channel.0.as_str());
         match &outcome {
             RollbackNow::Refused(refusal) => {
                 tracing::warn!(event = "gate.refusal", gate_id = %gate, user, channel, action = "rollback_now", outcome = outcome.code(), reason = %refusal)
@@ -99,7 +106,12 @@ impl Bot {
         outcome
     }
 
-    async fn try_roll_back_now(&self, gate: &GateId, user: &str, channel: &str) -> RollbackNow {
+    async fn try_roll_back_now(
+        &self,
+        gate: &GateId,
+        user: &SlackUserId,
+        channel: &SlackChannelId,
+    ) -> RollbackNow {
         let record = match self.gates.load(gate).await {
             Ok(Some(record)) => record,
             Ok(None) => return RollbackNow::UnknownGate,
@@ -141,7 +153,7 @@ impl Bot {
         // An ended deployment is reported, not stopped: ECS would refuse, and the card is stale.
         match self.deployments.describe(&arn).await {
             Ok(Some(state)) => {
-                let phase = DeploymentPhase::from_ecs_status(&state.status);
+                let phase = state.status.phase();
                 if let Some(phase) =
                     phase.filter(|p| p.is_over() || *p == DeploymentPhase::RollingBack)
                 {
@@ -154,7 +166,7 @@ impl Bot {
                     );
                     self.update_deployment_cards(&record, &progress).await;
                     return RollbackNow::AlreadyOver {
-                        status: state.status,
+                        status: state.status.to_string(),
                     };
                 }
             }
@@ -169,7 +181,7 @@ impl Bot {
         }
         let lock = DecisionLock {
             decision: Decision::Rejected,
-            by: user.to_owned(),
+            by: user.0.clone(),
             at: Utc::now(),
         };
         match self.gates.lock_rollback(&arn, &lock).await {
@@ -203,13 +215,13 @@ impl Bot {
             None,
             lock.at,
         );
-        progress.rollback_requested_by = Some(user.to_owned());
+        progress.rollback_requested_by = Some(user.0.clone());
         progress.rollback_requested_at = Some(lock.at);
         let root = self.update_deployment_cards(&record, &progress).await;
         self.note_in_thread(
             &root,
             &AuditEvent::RolledBackAfterApproval {
-                by: user,
+                by: &user.0,
                 at: lock.at,
             },
         )
@@ -222,13 +234,7 @@ impl Bot {
     async fn stop_was_applied(&self, arn: &str) -> bool {
         match self.deployments.describe(arn).await {
             Ok(Some(state)) => {
-                let applied = matches!(
-                    state.status.as_str(),
-                    "STOP_REQUESTED"
-                        | "ROLLBACK_REQUESTED"
-                        | "ROLLBACK_IN_PROGRESS"
-                        | "ROLLBACK_SUCCESSFUL"
-                );
+                let applied = state.status.is_stopping_or_rolling_back();
                 if applied {
                     tracing::warn!(event = "gate.write_applied_late", deployment = arn, status = %state.status, "StopServiceDeployment reported a failure but was applied");
                 }

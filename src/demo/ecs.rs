@@ -39,7 +39,10 @@ use crate::domain::lifecycle::{HookResponse, HookStatus};
 use crate::domain::progress::{DEPLOYMENT_STATE_CHANGE, HOOK_STATE_CHANGE, TrafficPlan};
 use crate::domain::stage::LifecycleStage;
 use crate::hook::Hook;
-use crate::ports::{AdapterError, DeploymentState, Deployments, HookState, TopicPublisher};
+use crate::ports::{
+    AdapterError, DeploymentStage, DeploymentState, DeploymentStatus, Deployments, HookState,
+    HookTargetType, LifecycleHookStatus, TopicPublisher,
+};
 
 /// What ECS waits when a hook answers `IN_PROGRESS` without a `callBackDelay` (AWS's default).
 const DEFAULT_CALL_BACK_DELAY: u32 = 30;
@@ -971,9 +974,10 @@ impl Deployments for SimulatedEcs {
         let state = self.with_state(|state| state.clone());
         Ok(Some(DeploymentState {
             arn: arn.to_owned(),
-            status: state.status.to_owned(),
+            status: DeploymentStatus::from_ecs(state.status),
             status_reason: state.status_reason,
-            lifecycle_stage: state.stage.map(str::to_owned),
+            lifecycle_stage: state.stage.map(DeploymentStage::from_ecs),
+            rollback: None,
             // A replacing deployment: blue is what it replaces, so the hook gates it.
             source_revisions: vec![self.plan.revision_arn(&self.plan.blue_revision)],
             target_revision: Some(self.plan.revision_arn(&self.plan.green_revision)),
@@ -982,10 +986,10 @@ impl Deployments for SimulatedEcs {
                 .iter()
                 .map(|pause| HookState {
                     hook_id: pause.hook_id.clone(),
-                    target_type: "PAUSE".to_owned(),
-                    status: pause.status.to_owned(),
+                    target_type: HookTargetType::Pause,
+                    status: LifecycleHookStatus::from_ecs(pause.status),
                     expires_at: Some(pause.expires_at),
-                    timeout_action: Some(pause.timeout_action.as_str().to_owned()),
+                    timeout_action: Some(pause.timeout_action),
                 })
                 .collect(),
             updated_at: Some(state.updated_at),
@@ -1415,7 +1419,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(state.status, "PENDING");
+        assert_eq!(state.status.as_str(), "PENDING");
         assert_eq!(state.source_revisions, vec![plan().revision_arn("41")]);
         assert_eq!(state.target_revision, Some(plan().revision_arn("42")));
         let other = plan().deployment_arn().replace("dep1", "dep2");
@@ -1612,15 +1616,12 @@ mod tests {
         let hook_id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
 
         let state = paused.ecs.describe(&arn).await.unwrap().unwrap();
-        assert_eq!(state.status, "IN_PROGRESS");
-        assert_eq!(
-            state.lifecycle_stage.as_deref(),
-            Some("POST_TEST_TRAFFIC_SHIFT")
-        );
+        assert_eq!(state.status.as_str(), "IN_PROGRESS");
+        assert_eq!(state.stage_word(), Some("POST_TEST_TRAFFIC_SHIFT"));
         let hook = state.hook(&hook_id).unwrap();
-        assert_eq!(hook.target_type, "PAUSE");
-        assert_eq!(hook.status, "AWAITING_ACTION");
-        assert_eq!(hook.timeout_action.as_deref(), Some("ROLLBACK"));
+        assert_eq!(hook.target_type, HookTargetType::Pause);
+        assert_eq!(hook.status.as_str(), "AWAITING_ACTION");
+        assert_eq!(hook.timeout_action, Some(TimeoutAction::Rollback));
         // The hook's timeout from when ECS paused.
         let expires_at = hook.expires_at.unwrap();
         let timeout = chrono::Duration::seconds(60);
@@ -1714,7 +1715,7 @@ mod tests {
             (Some("rehearsal"), Some("web"))
         );
         let state = paused.ecs.describe(&arn).await.unwrap().unwrap();
-        assert_eq!(state.hook(&hook_id).unwrap().status, "SUCCEEDED");
+        assert_eq!(state.hook(&hook_id).unwrap().status.as_str(), "SUCCEEDED");
         let continued = paused.recorder.events().into_iter().find_map(|e| match e {
             SimulatedEvent::Continued { action, .. } => Some(action),
             _ => None,
@@ -1793,7 +1794,7 @@ mod tests {
                 .unwrap()
                 .unwrap();
             let hook_id = plan().pause_hook_id(LifecycleStage::PostTestTrafficShift);
-            assert_eq!(state.hook(&hook_id).unwrap().status, "TIMED_OUT");
+            assert_eq!(state.hook(&hook_id).unwrap().status.as_str(), "TIMED_OUT");
             assert!(paused.ecs.calls().is_empty());
             assert!(
                 paused
@@ -1894,7 +1895,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(state.lifecycle_stage.as_deref(), Some(BAKE_TIME));
+        assert_eq!(state.stage_word(), Some(BAKE_TIME));
         assert_eq!(state.target_production_weight, Some(100.0));
         ecs.stop_with_rollback(&plan().deployment_arn())
             .await

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use http::header::CONTENT_TYPE;
 use serde_json::{Value, json};
-use slack_morphism::prelude::SlackBlock;
+use slack_morphism::prelude::{SlackBlock, SlackChannelId, SlackUserId};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -303,8 +303,8 @@ impl SlackApi for TerminalSlack {
 
     async fn post_ephemeral(
         &self,
-        _channel: &str,
-        user: &str,
+        _channel: &SlackChannelId,
+        user: &SlackUserId,
         text: &str,
     ) -> Result<(), SlackError> {
         // Not mirrored: the rehearsal's people are not members of the real workspace.
@@ -313,7 +313,7 @@ impl SlackApi for TerminalSlack {
             "slack",
             &format!("chat.postEphemeral → only @{user} sees: {plain}"),
         );
-        lock(&self.ephemerals).push((user.to_owned(), plain));
+        lock(&self.ephemerals).push((user.0.clone(), plain));
         Ok(())
     }
 
@@ -510,7 +510,11 @@ mod tests {
             .unwrap();
         assert!(!slack.card().unwrap().is_open());
         slack
-            .post_ephemeral("C0REHEARSAL", "U0X", "*no* &lt;way&gt;")
+            .post_ephemeral(
+                &SlackChannelId::new("C0REHEARSAL".into()),
+                &SlackUserId::new("U0X".into()),
+                "*no* &lt;way&gt;",
+            )
             .await
             .unwrap();
         assert_eq!(

@@ -100,20 +100,10 @@ impl GateEvent {
     }
 }
 
-/// An Amazon EventBridge event about ECS, forwarded to the topic by a rule.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct EcsEvent {
-    #[serde(rename = "detail-type")]
-    pub detail_type: String,
-    #[serde(default)]
-    pub time: Option<String>,
-    #[serde(default)]
-    pub region: Option<String>,
-    #[serde(default)]
-    pub resources: Vec<String>,
-    #[serde(default)]
-    pub detail: Value,
-}
+/// An Amazon EventBridge event about ECS, forwarded to the topic by a rule: the envelope as
+/// `aws_lambda_events` reads it, with the detail left as JSON until `domain::progress` reads the
+/// detail types greenlight knows into typed structs.
+pub type EcsEvent = aws_lambda_events::eventbridge::EventBridgeEvent<Value>;
 
 /// What a notification on the topic turned out to be.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,6 @@
 use super::text::clip;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::deployment::ServiceDeploymentArn;
 use super::notification::EcsEvent;
@@ -87,16 +86,55 @@ pub struct HookEvent {
     pub region: Option<String>,
 }
 
-fn detail_str<'a>(detail: &'a Value, key: &str) -> Option<&'a str> {
-    detail
-        .get(key)
-        .and_then(Value::as_str)
+/// The `detail` of an `ECS Hook State Change` event, as far as greenlight reads it. Every field is
+/// optional here and checked below, so that a missing one is named in the refusal.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HookStateChangeDetail {
+    event_name: Option<String>,
+    hook_id: Option<String>,
+    service_deployment_arn: Option<String>,
+    hook_type: Option<String>,
+    lifecycle_stage: Option<String>,
+    expires_at: Option<String>,
+    updated_at: Option<String>,
+}
+
+/// The `detail` of an `ECS Deployment State Change` event, as far as greenlight reads it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeploymentStateChangeDetail {
+    event_name: Option<String>,
+    reason: Option<String>,
+    deployment_id: Option<String>,
+    updated_at: Option<String>,
+}
+
+/// The (cluster, service) of the first service ARN among an event's `resources`.
+pub fn service_in_resources(event: &EcsEvent) -> Option<(String, String)> {
+    event.resources.iter().flatten().find_map(|resource| {
+        let path = resource.split_once(":service/")?.1;
+        let (cluster, service) = path.split_once('/')?;
+        Some((cluster.to_owned(), service.to_owned()))
+    })
+}
+
+/// A detail read into its struct; a detail that is not an object of the right shape is refused.
+fn read_detail<T: serde::de::DeserializeOwned>(event: &EcsEvent) -> Result<T, EventError> {
+    serde_json::from_value(event.detail.clone())
+        .map_err(|_| EventError::Missing("a readable detail"))
+}
+
+/// A present, non-blank string.
+fn given(text: &Option<String>) -> Option<&str> {
+    text.as_deref()
         .map(str::trim)
         .filter(|text| !text.is_empty())
 }
 
-fn detail_time(detail: &Value, key: &str) -> Option<DateTime<Utc>> {
-    detail_str(detail, key)
+/// An RFC 3339 time, if the field holds one.
+fn time_of(text: &Option<String>) -> Option<DateTime<Utc>> {
+    given(text)
         .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
         .map(|time| time.with_timezone(&Utc))
 }
@@ -108,9 +146,9 @@ impl HookEvent {
         if event.detail_type != HOOK_STATE_CHANGE {
             return Err(EventError::WrongType(HOOK_STATE_CHANGE));
         }
-        let detail = &event.detail;
-        let name = detail_str(detail, "eventName").ok_or(EventError::Missing("eventName"))?;
-        let hook_id = detail_str(detail, "hookId").ok_or(EventError::Missing("hookId"))?;
+        let detail: HookStateChangeDetail = read_detail(event)?;
+        let name = given(&detail.event_name).ok_or(EventError::Missing("eventName"))?;
+        let hook_id = given(&detail.hook_id).ok_or(EventError::Missing("hookId"))?;
         // A hook id ends up in a parameter-store key and in log lines; ECS's are short and plain.
         if hook_id.len() > 256
             || !hook_id
@@ -119,8 +157,8 @@ impl HookEvent {
         {
             return Err(EventError::Missing("usable hookId"));
         }
-        let arn = detail_str(detail, "serviceDeploymentArn")
-            .or_else(|| event.resources.first().map(String::as_str))
+        let arn = given(&detail.service_deployment_arn)
+            .or_else(|| event.resources.iter().flatten().next().map(String::as_str))
             .ok_or(EventError::Missing("serviceDeploymentArn"))?;
         let deployment = arn
             .parse::<ServiceDeploymentArn>()
@@ -128,10 +166,10 @@ impl HookEvent {
         Ok(HookEvent {
             name: HookEventName::parse(name),
             hook_id: hook_id.to_owned(),
-            hook_type: detail_str(detail, "hookType").map(str::to_owned),
-            stage: detail_str(detail, "lifecycleStage").and_then(|s| s.parse().ok()),
-            expires_at: detail_time(detail, "expiresAt"),
-            updated_at: detail_time(detail, "updatedAt"),
+            hook_type: given(&detail.hook_type).map(str::to_owned),
+            stage: given(&detail.lifecycle_stage).and_then(|s| s.parse().ok()),
+            expires_at: time_of(&detail.expires_at),
+            updated_at: time_of(&detail.updated_at),
             region: event
                 .region
                 .clone()
@@ -169,18 +207,14 @@ impl DeploymentEvent {
         if event.detail_type != DEPLOYMENT_STATE_CHANGE {
             return Err(EventError::WrongType(DEPLOYMENT_STATE_CHANGE));
         }
-        let detail = &event.detail;
-        let name = detail_str(detail, "eventName").ok_or(EventError::Missing("eventName"))?;
-        let service = event.resources.iter().find_map(|resource| {
-            let path = resource.split_once(":service/")?.1;
-            let (cluster, service) = path.split_once('/')?;
-            Some((cluster.to_owned(), service.to_owned()))
-        });
+        let detail: DeploymentStateChangeDetail = read_detail(event)?;
+        let name = given(&detail.event_name).ok_or(EventError::Missing("eventName"))?;
+        let service = service_in_resources(event);
         Ok(DeploymentEvent {
             name: name.to_owned(),
-            reason: detail_str(detail, "reason").map(|r| clip(r, REASON_MAX)),
-            deployment_id: detail_str(detail, "deploymentId").map(str::to_owned),
-            updated_at: detail_time(detail, "updatedAt"),
+            reason: given(&detail.reason).map(|r| clip(r, REASON_MAX)),
+            deployment_id: given(&detail.deployment_id).map(str::to_owned),
+            updated_at: time_of(&detail.updated_at),
             cluster: service.as_ref().map(|(cluster, _)| cluster.clone()),
             service: service.map(|(_, service)| service),
         })
@@ -523,7 +557,7 @@ mod tests {
 
     const ARN: &str = "arn:aws:ecs:eu-west-1:123456789012:service-deployment/prod/web/d1";
 
-    fn event(value: Value) -> EcsEvent {
+    fn event(value: serde_json::Value) -> EcsEvent {
         serde_json::from_value(value).unwrap()
     }
 
@@ -578,7 +612,7 @@ mod tests {
     fn a_hook_event_without_a_usable_deployment_or_hook_is_refused() {
         let mut bad = hook_event("HOOK_AWAITING_ACTION");
         bad.detail["serviceDeploymentArn"] = json!("arn:aws:ecs:eu-west-1:1:service/prod/web");
-        bad.resources.clear();
+        bad.resources = None;
         assert!(matches!(
             HookEvent::from_event(&bad),
             Err(EventError::BadDeployment(_))

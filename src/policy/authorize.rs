@@ -9,6 +9,7 @@ use super::groups::GroupDirectory;
 use super::rules::{Approver, Rule};
 use crate::domain::gate::Decision;
 use crate::ports::AdapterError;
+use slack_morphism::prelude::{SlackChannelId, SlackUserId};
 
 /// What the person asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,12 +102,17 @@ impl Refusal {
 /// [`Rule::approvals_needed`]) is the caller's job.
 pub async fn authorize(
     rule: Option<&Rule>,
-    user: &str,
-    channel: &str,
-    expected_channel: &str,
+    user: &SlackUserId,
+    channel: &SlackChannelId,
+    expected_channel: &SlackChannelId,
     action: Action,
     groups: &dyn GroupDirectory,
 ) -> Result<Authorized, Refusal> {
+    let (user, channel, expected_channel) = (
+        user.0.as_str(),
+        channel.0.as_str(),
+        expected_channel.0.as_str(),
+    );
     let Some(rule) = rule else {
         return Err(Refusal::NoRule);
     };
@@ -228,7 +234,15 @@ mod tests {
         groups: &dyn GroupDirectory,
     ) -> Result<Authorized, Refusal> {
         let rule = policy.rule_for(Some("prod-eu"), Some("web"));
-        authorize(rule, user, channel, CARD_CHANNEL, Action::Reroute, groups).await
+        authorize(
+            rule,
+            &SlackUserId::new(user.into()),
+            &SlackChannelId::new(channel.into()),
+            &SlackChannelId::new(CARD_CHANNEL.into()),
+            Action::Reroute,
+            groups,
+        )
+        .await
     }
 
     #[tokio::test]
@@ -255,9 +269,9 @@ mod tests {
         let rule = policy.rule_for(Some("prod-eu"), None);
         let allowed = authorize(
             rule,
-            "U0CAROL03",
-            CARD_CHANNEL,
-            CARD_CHANNEL,
+            &SlackUserId::new("U0CAROL03".into()),
+            &SlackChannelId::new(CARD_CHANNEL.into()),
+            &SlackChannelId::new(CARD_CHANNEL.into()),
             Action::Rollback,
             &directory(),
         )
@@ -294,9 +308,9 @@ mod tests {
         let rule = policy.rule_for(None, None);
         let refusal = authorize(
             rule,
-            "U0ALICE01",
-            CARD_CHANNEL,
-            CARD_CHANNEL,
+            &SlackUserId::new("U0ALICE01".into()),
+            &SlackChannelId::new(CARD_CHANNEL.into()),
+            &SlackChannelId::new(CARD_CHANNEL.into()),
             Action::Rollback,
             &directory(),
         )
@@ -358,9 +372,16 @@ mod tests {
     async fn an_unknown_card_channel_matches_nothing() {
         let policy = policy();
         let rule = policy.rule_for(Some("prod-eu"), None);
-        let refusal = authorize(rule, "U0ALICE01", "", "", Action::Reroute, &directory())
-            .await
-            .unwrap_err();
+        let refusal = authorize(
+            rule,
+            &SlackUserId::new("U0ALICE01".into()),
+            &SlackChannelId::new(String::new()),
+            &SlackChannelId::new(String::new()),
+            Action::Reroute,
+            &directory(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(refusal.code(), "wrong_channel");
     }
 

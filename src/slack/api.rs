@@ -6,7 +6,7 @@
 //! slack-morphism, and the integration tests run that implementation against a local double.
 
 use async_trait::async_trait;
-use slack_morphism::prelude::SlackBlock;
+use slack_morphism::prelude::{SlackBlock, SlackChannelId, SlackUserId};
 
 use crate::ports::AdapterError;
 
@@ -90,8 +90,12 @@ pub trait SlackApi: Send + Sync {
         blocks: &[SlackBlock],
     ) -> Result<(), SlackError>;
     /// `chat.postEphemeral`: a message only `user` sees, e.g. why their click was refused.
-    async fn post_ephemeral(&self, channel: &str, user: &str, text: &str)
-    -> Result<(), SlackError>;
+    async fn post_ephemeral(
+        &self,
+        channel: &SlackChannelId,
+        user: &SlackUserId,
+        text: &str,
+    ) -> Result<(), SlackError>;
     /// `usergroups.users.list`: the user IDs in a user group (`S…`).
     async fn usergroup_members(&self, usergroup_id: &str) -> Result<Vec<String>, SlackError>;
 }

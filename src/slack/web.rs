@@ -30,8 +30,8 @@ use serde::de::DeserializeOwned;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::{
     SlackApiChatPostEphemeralRequest, SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest,
-    SlackApiToken, SlackApiTokenValue, SlackBlock, SlackClient, SlackClientHyperConnector,
-    SlackMessageContent,
+    SlackApiToken, SlackApiTokenValue, SlackBlock, SlackChannelId, SlackClient,
+    SlackClientHyperConnector, SlackMessageContent, SlackUserId,
 };
 
 use super::api::{OutgoingMessage, PostedMessage, SlackApi, SlackError};
@@ -351,13 +351,13 @@ impl SlackApi for SlackWebApi {
 
     async fn post_ephemeral(
         &self,
-        channel: &str,
-        user: &str,
+        channel: &SlackChannelId,
+        user: &SlackUserId,
         text: &str,
     ) -> Result<(), SlackError> {
         let request = SlackApiChatPostEphemeralRequest::new(
-            channel.to_owned().into(),
-            user.to_owned().into(),
+            channel.clone(),
+            user.clone(),
             content(text, None),
         );
         let _: Acknowledged = self.post("chat.postEphemeral", &request).await?;

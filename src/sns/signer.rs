@@ -11,6 +11,9 @@
 //! (already in the tree through x509-parser), and every such signature is checked with aws-lc-rs's
 //! verifier before it is handed out. That arithmetic is not constant-time, which is why this
 //! signer only ever holds keys it generated itself and throws away.
+//!
+//! The key and certificate are made with rcgen, which comes with the `rehearsal` feature (on by
+//! default, off in the Lambda package): without it the type is still here, but cannot be made.
 
 use std::fmt;
 
@@ -22,12 +25,17 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+#[cfg(feature = "rehearsal")]
+use chrono::TimeDelta;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+#[cfg(feature = "rehearsal")]
 use x509_parser::der_parser::parse_der;
 use x509_parser::num_bigint::BigUint;
 
-use super::certificates::{CertificateError, CertificateStore, SigningCertUrl, is_region};
+use super::certificates::{CertificateError, CertificateStore};
+#[cfg(feature = "rehearsal")]
+use super::certificates::{SigningCertUrl, is_region};
 use super::verify::{SignatureVersion, SignedExtras, SignedFields, SnsMessageType, string_to_sign};
 
 /// The file name of the rehearsal certificate, in the shape of SNS's own.
@@ -65,6 +73,7 @@ impl fmt::Debug for SnsSigner {
 impl SnsSigner {
     /// A new RSA-2048 key and a self-signed certificate for `sns.amazonaws.com`, valid from a
     /// day ago for a year, announced at `https://sns.<region>.amazonaws.com/` + [`REHEARSAL_CERT_FILE`].
+    #[cfg(feature = "rehearsal")]
     pub fn new(region: &str) -> Result<SnsSigner, SignerError> {
         let now = Utc::now();
         SnsSigner::valid_between(region, now - TimeDelta::days(1), now + TimeDelta::days(365))
@@ -72,6 +81,7 @@ impl SnsSigner {
 
     /// Like [`new`](SnsSigner::new), with a certificate valid from `not_before` to `not_after`
     /// (whole seconds), e.g. an expired one.
+    #[cfg(feature = "rehearsal")]
     pub fn valid_between(
         region: &str,
         not_before: DateTime<Utc>,
@@ -323,6 +333,7 @@ fn random_uuid() -> Result<String, SignerError> {
 }
 
 /// rcgen's certificate validity is a `time::OffsetDateTime`.
+#[cfg(feature = "rehearsal")]
 fn offset_date_time(instant: DateTime<Utc>) -> Result<time::OffsetDateTime, SignerError> {
     time::OffsetDateTime::from_unix_timestamp(instant.timestamp())
         .map_err(|_| SignerError::Generate(format!("{instant} is out of range for a certificate")))
@@ -347,6 +358,7 @@ const SHA1_DIGEST_INFO: [u8; 15] = [
 
 impl LegacyRsaKey {
     /// Reads the `RSAPrivateKey` inside a PKCS#8 `PrivateKeyInfo`.
+    #[cfg(feature = "rehearsal")]
     fn from_pkcs8(pkcs8: &[u8]) -> Result<LegacyRsaKey, SignerError> {
         let bad = |what: &str| SignerError::Generate(format!("unexpected PKCS#8 key: {what}"));
         let (_, info) = parse_der(pkcs8).map_err(|_| bad("not DER"))?;

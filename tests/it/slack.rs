@@ -1,5 +1,6 @@
 //! greenlight's Slack adapter against the Web API double, over real HTTP.
 
+use slack_morphism::prelude::{SlackChannelId, SlackUserId};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -171,7 +172,11 @@ async fn ephemeral_goes_to_one_user() {
     let slack = SlackDouble::start().await;
     slack
         .client()
-        .post_ephemeral("C1", "U7", "You are not an approver for this gate.")
+        .post_ephemeral(
+            &SlackChannelId::new("C1".into()),
+            &SlackUserId::new("U7".into()),
+            "You are not an approver for this gate.",
+        )
         .await
         .unwrap();
     let call = &slack.calls("chat.postEphemeral")[0];
@@ -303,7 +308,11 @@ async fn a_server_error_is_retryable() {
     slack.fail_next("chat.postEphemeral", Failure::Status(500), 1);
     let error = slack
         .client()
-        .post_ephemeral("C1", "U1", "hi")
+        .post_ephemeral(
+            &SlackChannelId::new("C1".into()),
+            &SlackUserId::new("U1".into()),
+            "hi",
+        )
         .await
         .unwrap_err();
     assert_eq!(error.method, "chat.postEphemeral");
