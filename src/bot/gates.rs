@@ -260,31 +260,22 @@ impl Gates {
 mod tests {
     use super::*;
     use crate::domain::gate::{ParameterName, TimeoutAction};
-    use crate::domain::notification::GateRequest;
-    use crate::domain::record::{CardLocation, GateStatus};
+    use crate::domain::record::{CardLocation, GateStatus, Resolution};
     use crate::store::memory::MemoryGateTable;
 
     fn record(id: &str) -> GateRecord {
-        let request = GateRequest {
-            title: "t".repeat(300),
+        GateRecord {
             description: "d".repeat(5000),
-            action_group: None,
-            parameter_name: ParameterName::new("/ecs/approval").unwrap(),
-            region: None,
-            gate_id: Some(GateId::derive(id)),
             cluster: Some("prod".into()),
             service: Some("web".into()),
-            service_deployment_arn: None,
-            lifecycle_stage: None,
-            target_revision: None,
-            source_revisions: vec![],
-            requested_at: None,
-            deadline: None,
-            timeout_action: None,
-            console_url: None,
-            test_url: None,
-        };
-        GateRecord::from_request(&request)
+            ..GateRecord::new(
+                GateId::derive(id),
+                Resolution::Parameter {
+                    name: ParameterName::new("/ecs/approval").unwrap(),
+                },
+                "t".repeat(300),
+            )
+        }
     }
 
     fn gates() -> Gates {

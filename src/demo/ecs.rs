@@ -946,15 +946,9 @@ impl SimulatedEcs {
 /// An EventBridge event id: unique per event, in EventBridge's UUID shape.
 fn event_id(detail: &Value) -> String {
     let digest = Sha256::digest(detail.to_string());
-    let hex = hex::encode(&digest[..16]);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    crate::domain::text::uuid_text(&bytes)
 }
 
 /// `CONTINUE` or `ROLLBACK`, as the API spells them.

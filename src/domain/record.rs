@@ -252,27 +252,20 @@ mod tests {
     }
 
     fn approved() -> GateRecord {
-        let mut record = GateRecord::from_request(&GateRequest {
-            title: "t".into(),
-            description: String::new(),
-            action_group: None,
-            parameter_name: ParameterName::new("/g/prod/web/d1/POST_TEST_TRAFFIC_SHIFT").unwrap(),
-            region: None,
-            gate_id: None,
+        let mut record = GateRecord {
             cluster: Some("prod".into()),
             service: Some("web".into()),
             service_deployment_arn: Some(
                 "arn:aws:ecs:eu-west-1:123456789012:service-deployment/prod/web/d1".into(),
             ),
-            lifecycle_stage: None,
-            target_revision: None,
-            source_revisions: vec![],
-            requested_at: None,
-            deadline: None,
-            timeout_action: None,
-            console_url: None,
-            test_url: None,
-        });
+            ..GateRecord::new(
+                GateId::derive("approved"),
+                Resolution::Parameter {
+                    name: ParameterName::new("/g/prod/web/d1/POST_TEST_TRAFFIC_SHIFT").unwrap(),
+                },
+                "t",
+            )
+        };
         record.status = GateStatus::Decided {
             decision: Decision::Approved,
             by: "U1".into(),

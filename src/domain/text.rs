@@ -1,5 +1,5 @@
-//! Bounding free text: records must stay under SSM's 4 KiB and Block Kit has a limit per field,
-//! while titles and descriptions come from whoever published to the topic.
+//! Bounding free text (items have a size limit and Block Kit has one per field, while titles and
+//! descriptions come from whoever published to the topic), and the UUID shape AWS's ids take.
 
 /// At most `max` characters, ending in an ellipsis when cut.
 pub fn clip(text: &str, max: usize) -> String {
@@ -11,9 +11,31 @@ pub fn clip(text: &str, max: usize) -> String {
     clipped
 }
 
+/// 16 bytes in the 8-4-4-4-12 hexadecimal shape of a UUID, as SNS message ids and EventBridge
+/// event ids are written.
+pub fn uuid_text(bytes: &[u8; 16]) -> String {
+    let hex = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::clip;
+    use super::{clip, uuid_text};
+
+    #[test]
+    fn uuids_take_the_8_4_4_4_12_shape() {
+        assert_eq!(
+            uuid_text(&[0xab; 16]),
+            "abababab-abab-abab-abab-abababababab"
+        );
+    }
 
     #[test]
     fn clips_by_characters_not_bytes() {

@@ -321,15 +321,7 @@ fn random_uuid() -> Result<String, SignerError> {
         .expose();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex = hex::encode(bytes);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
+    Ok(crate::domain::text::uuid_text(&bytes))
 }
 
 /// rcgen's certificate validity is a `time::OffsetDateTime`.
