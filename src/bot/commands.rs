@@ -22,24 +22,23 @@ use super::decisions::Via;
 use super::edge::error::BotError;
 use super::edge::extract::{SlackBody, VerifiedSlack};
 use crate::store::OpenGates;
-use slack_morphism::prelude::{SlackChannelId, SlackUserId};
+use slack_morphism::prelude::{SlackChannelId, SlackCommandEvent, SlackUserId};
 
 /// Most gates `/deploy status` describes, so that the ECS lookups fit in Slack's 3 seconds.
 const STATUS_LIMIT: usize = 10;
 
-/// A slash command's form fields, as much of them as greenlight reads.
+/// What Slack posts to the slash-command URL: a command, as slack-morphism models it (Slack's
+/// documented form fields), or the signed `ssl_check=1` request with which Slack checks the
+/// URL's certificate and which carries no user or channel.
+#[derive(Debug)]
+pub enum SlashRequest {
+    SslCheck,
+    Command(Box<SlackCommandEvent>),
+}
+
+/// The one field that tells an `ssl_check` from a command.
 #[derive(Debug, Deserialize)]
-pub struct SlashCommand {
-    #[serde(default)]
-    command: String,
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    user_id: Option<SlackUserId>,
-    #[serde(default)]
-    channel_id: Option<SlackChannelId>,
-    /// Slack checks the certificate of a slash command's URL with a signed `ssl_check=1` request
-    /// that carries no user or channel; it only wants a 200.
+struct SslCheck {
     #[serde(default)]
     ssl_check: Option<String>,
 }
@@ -56,37 +55,41 @@ fn ephemeral(text: impl Into<String>) -> Json<Value> {
     Json(json!({"response_type": "ephemeral", "text": text.into()}))
 }
 
-impl SlackBody for SlashCommand {
-    fn parse(body: &[u8]) -> Result<SlashCommand, BotError> {
-        serde_urlencoded::from_bytes(body).map_err(|_| {
+impl SlackBody for SlashRequest {
+    fn parse(body: &[u8]) -> Result<SlashRequest, BotError> {
+        let check: Option<SslCheck> = serde_urlencoded::from_bytes(body).ok();
+        if check.and_then(|check| check.ssl_check).as_deref() == Some("1") {
+            return Ok(SlashRequest::SslCheck);
+        }
+        let command: SlackCommandEvent = serde_urlencoded::from_bytes(body).map_err(|_| {
             BotError::BadRequest(
                 "expected a slash-command form with user_id and channel_id".to_owned(),
             )
-        })
+        })?;
+        if command.user_id.0.trim().is_empty() || command.channel_id.0.trim().is_empty() {
+            return Err(BotError::BadRequest(
+                "expected a slash-command form with user_id and channel_id".to_owned(),
+            ));
+        }
+        Ok(SlashRequest::Command(Box::new(command)))
     }
 }
 
 pub async fn receive(
     State(bot): State<Arc<Bot>>,
-    VerifiedSlack(command): VerifiedSlack<SlashCommand>,
+    VerifiedSlack(request): VerifiedSlack<SlashRequest>,
 ) -> Result<Json<Value>, BotError> {
-    if command.ssl_check.as_deref() == Some("1") {
-        return Ok(ephemeral(""));
-    }
-    let present = |id: &str| !id.trim().is_empty();
-    let (Some(user), Some(channel)) = (
-        command.user_id.clone().filter(|id| present(&id.0)),
-        command.channel_id.clone().filter(|id| present(&id.0)),
-    ) else {
-        return Err(BotError::BadRequest(
-            "expected a slash-command form with user_id and channel_id".to_owned(),
-        ));
+    let command = match request {
+        SlashRequest::SslCheck => return Ok(ephemeral("")),
+        SlashRequest::Command(command) => command,
     };
-    tracing::info!(event = "command.received", command = %command.command, user = %user, channel = %channel, text = %command.text.chars().take(100).collect::<String>());
-    let words: Vec<&str> = command.text.split_whitespace().collect();
+    let (user, channel) = (&command.user_id, &command.channel_id);
+    let text = command.text.clone().unwrap_or_default();
+    tracing::info!(event = "command.received", command = %command.command, user = %user, channel = %channel, text = %text.chars().take(100).collect::<String>());
+    let words: Vec<&str> = text.split_whitespace().collect();
     let answer = match words.as_slice() {
-        ["status"] => status(&bot, &user, &channel, None).await,
-        ["status", service] => status(&bot, &user, &channel, Some(service)).await,
+        ["status"] => status(&bot, user, channel, None).await,
+        ["status", service] => status(&bot, user, channel, Some(service)).await,
         [verb @ ("approve" | "rollback"), gate] => {
             let action = if *verb == "approve" {
                 Action::Reroute
@@ -95,9 +98,7 @@ pub async fn receive(
             };
             match gate.parse::<GateId>() {
                 Ok(gate) => {
-                    let outcome = bot
-                        .decide(&gate, &user, &channel, action, Via::Command)
-                        .await;
+                    let outcome = bot.decide(&gate, user, channel, action, Via::Command).await;
                     outcome.message(&gate)
                 }
                 Err(error) => format!("{error}. {USAGE}"),
@@ -271,5 +272,34 @@ fn human_minutes(minutes: i64) -> String {
         0 => "under a minute".to_owned(),
         1..=59 => format!("{minutes} min"),
         _ => format!("{} h {} min", minutes / 60, minutes % 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Slack's documented example of a slash command's body reads as a command.
+    #[test]
+    fn slacks_documented_slash_command_reads() {
+        let body = "token=gIkuvaNzQIHg97ATvDxqgjtO&team_id=T0001&team_domain=example&\
+            enterprise_id=E0001&enterprise_name=Globular%20Construct%20Inc&channel_id=C2147483705&\
+            channel_name=test&user_id=U2147483697&user_name=Steve&command=/weather&text=94070&\
+            response_url=https://hooks.slack.com/commands/1234/5678&\
+            trigger_id=13345224609.738474920.8088930838d88f008e0&api_app_id=A123456";
+        let body: String = body.split_whitespace().collect();
+        match SlashRequest::parse(body.as_bytes()).unwrap() {
+            SlashRequest::Command(command) => {
+                assert_eq!(command.user_id.0, "U2147483697");
+                assert_eq!(command.channel_id.0, "C2147483705");
+                assert_eq!(command.text.as_deref(), Some("94070"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            SlashRequest::parse(b"ssl_check=1&token=x").unwrap(),
+            SlashRequest::SslCheck
+        ));
+        assert!(SlashRequest::parse(b"command=/deploy&text=help").is_err());
     }
 }

@@ -25,7 +25,10 @@ struct Form {
     payload: String,
 }
 
-/// A `block_actions` interaction, as much of it as greenlight reads.
+/// A `block_actions` interaction, as much of it as greenlight reads, with slack-morphism's ID
+/// types. Not slack-morphism's `SlackInteractionBlockActionsEvent`: that one also requires and
+/// reads the whole message the button sits in, blocks and all, which a click does not need, and a
+/// block its model cannot read would then refuse a valid click.
 #[derive(Debug, Deserialize)]
 pub struct Payload {
     #[serde(rename = "type")]

@@ -220,14 +220,7 @@ async fn anything_else_gets_the_usage() {
 async fn approve_from_another_channel_is_refused() {
     let bot = TestBot::start().await;
     let (gate, parameter) = bot.open_gate("cmd-channel").await;
-    let body = serde_urlencoded::to_string([
-        ("command", "/deploy"),
-        ("text", format!("approve {gate}").as_str()),
-        ("user_id", ALICE),
-        ("channel_id", "D0DIRECTMSG"),
-        ("team_id", "T0TEAM0001"),
-    ])
-    .expect("form");
+    let body = TestBot::command_body_in("D0DIRECTMSG", ALICE, &format!("approve {gate}"));
     let (status, answer) = bot
         .request(bot.slack_request("/slack/commands", body))
         .await;

@@ -391,6 +391,7 @@ impl TestBot {
             ("channel_id", channel),
             ("team_id", "T0TEAM0001"),
             ("response_url", "https://hooks.slack.invalid/commands/1"),
+            ("trigger_id", "1.2.3"),
         ])
         .expect("form")
     }
