@@ -195,7 +195,7 @@ pub(super) async fn already_recorded(
         .claim_card(id)
         .await
         .map_err(|_| BotError::Unavailable("could not read the gate".to_owned()))?;
-    tracing::info!(event = "gate.duplicate", gate_id = %id, message_id = %envelope.message_id, claim = claim.code());
+    tracing::info!(event = "gate.card_claim", gate_id = %id, message_id = %envelope.message_id, claim = claim.code());
     match claim {
         CardClaim::Claimed(record) => Ok(Some(*record)),
         // "Duplicate" means carded, not recorded: until the card is there, SNS is asked to
