@@ -19,8 +19,8 @@ pub const HOOK_STATE_CHANGE: &str = "ECS Hook State Change";
 /// `detail-type` of the event ECS emits when a service deployment changes state.
 pub const DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
 
-/// Longest ECS reason kept in a gate record. A record must stay under SSM's 4 KiB, and ECS
-/// reasons (a circuit breaker's, an alarm's) can run long.
+/// Longest ECS reason kept in a gate record: it is drawn on the card and repeated in the thread,
+/// and ECS reasons (a circuit breaker's, an alarm's) can run long.
 const REASON_MAX: usize = 300;
 
 /// `eventName` of an `ECS Hook State Change` event.
@@ -149,7 +149,7 @@ impl HookEvent {
         let detail: HookStateChangeDetail = read_detail(event)?;
         let name = given(&detail.event_name).ok_or(EventError::Missing("eventName"))?;
         let hook_id = given(&detail.hook_id).ok_or(EventError::Missing("hookId"))?;
-        // A hook id ends up in a parameter-store key and in log lines; ECS's are short and plain.
+        // A hook id ends up in a gate id, a table key and log lines; ECS's are short and plain.
         if hook_id.len() > 256
             || !hook_id
                 .bytes()

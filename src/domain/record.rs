@@ -1,8 +1,9 @@
 //! The gate record: what the bot keeps about one gate, from the request to its end.
 //!
-//! It is stored as JSON in the parameter store under `GREENLIGHT_GATE_PREFIX/{gateId}/record`.
-//! Creating it is create-only, which doubles as the duplicate check for SNS redeliveries; it also
-//! remembers where the card was posted so later events update the same card and thread.
+//! It is stored as JSON in the gate table (`crate::store`), one item per gate, beside the version
+//! every update is conditional on. Creating it is create-only, which doubles as the duplicate
+//! check for SNS redeliveries; it also remembers where the card was posted so later events update
+//! the same card and thread.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
