@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::card::slack_date;
+use crate::domain::gate::Decision;
 use crate::domain::gate::GateId;
 use crate::domain::record::{GateRecord, Resolution};
-use crate::policy::Action;
 use crate::slack::api::archive_link;
 
 use super::Bot;
@@ -92,9 +92,9 @@ pub async fn receive(
         ["status", service] => status(&bot, user, channel, Some(service)).await,
         [verb @ ("approve" | "rollback"), gate] => {
             let action = if *verb == "approve" {
-                Action::Reroute
+                Decision::Approved
             } else {
-                Action::Rollback
+                Decision::Rejected
             };
             match gate.parse::<GateId>() {
                 Ok(gate) => {
@@ -184,7 +184,7 @@ async fn visible_gates(
         let shown = if direct {
             // Someone who may decide it, wherever its card is.
             let card_channel = SlackChannelId::new(card_channel.unwrap_or_default());
-            bot.authorize_on_gate(&gate, user, &card_channel, Action::Reroute)
+            bot.authorize_on_gate(&gate, user, &card_channel, Decision::Approved)
                 .await
                 .is_ok()
         } else {

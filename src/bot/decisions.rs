@@ -10,7 +10,7 @@ use chrono::Utc;
 use crate::card::AuditEvent;
 use crate::domain::gate::{Decision, GateId};
 use crate::domain::record::{GateRecord, GateStatus, Resolution};
-use crate::policy::{Action, Authorized, Refusal, Rule, authorize};
+use crate::policy::{Authorized, Refusal, Rule, authorize};
 use crate::ports::Created;
 use crate::store::{DecisionLock, StoreError, Taken};
 use slack_morphism::prelude::{SlackChannelId, SlackUserId};
@@ -126,7 +126,7 @@ impl Bot {
         gate: &GateId,
         user: &SlackUserId,
         channel: &SlackChannelId,
-        action: Action,
+        action: Decision,
         via: Via,
     ) -> Outcome {
         let (outcome, granted) = self.try_decide(gate, user, channel, action).await;
@@ -144,13 +144,13 @@ impl Bot {
             .unwrap_or_default();
         match &outcome {
             Outcome::Refused(refusal) => {
-                tracing::warn!(event = "gate.refusal", gate_id = %gate, user, channel, action = action.as_str(), via, outcome = outcome.code(), reason = %refusal)
+                tracing::warn!(event = "gate.refusal", gate_id = %gate, user, channel, action = action.action_word(), via, outcome = outcome.code(), reason = %refusal)
             }
             Outcome::Failed { reason } => {
-                tracing::error!(event = "gate.decision", gate_id = %gate, user, channel, action = action.as_str(), via, outcome = outcome.code(), rule, granted_by = %granted_by, reason = %reason)
+                tracing::error!(event = "gate.decision", gate_id = %gate, user, channel, action = action.action_word(), via, outcome = outcome.code(), rule, granted_by = %granted_by, reason = %reason)
             }
             _ => {
-                tracing::info!(event = "gate.decision", gate_id = %gate, user, channel, action = action.as_str(), via, outcome = outcome.code(), rule, granted_by = %granted_by)
+                tracing::info!(event = "gate.decision", gate_id = %gate, user, channel, action = action.action_word(), via, outcome = outcome.code(), rule, granted_by = %granted_by)
             }
         }
         outcome
@@ -161,7 +161,7 @@ impl Bot {
         gate: &GateId,
         user: &SlackUserId,
         channel: &SlackChannelId,
-        action: Action,
+        action: Decision,
     ) -> (Outcome, Option<Authorized>) {
         let record = match self.gates.load(gate).await {
             Ok(Some(record)) => record,
@@ -188,7 +188,7 @@ impl Bot {
         record: GateRecord,
         rule: Option<&Rule>,
         user: &str,
-        action: Action,
+        action: Decision,
     ) -> Outcome {
         let gate = &record.gate_id.clone();
         let needed = rule.map(|rule| rule.approvals_needed(action)).unwrap_or(1);
@@ -229,7 +229,7 @@ impl Bot {
                 };
             }
         }
-        self.commit(record, user, action.decision()).await
+        self.commit(record, user, action).await
     }
 
     /// What to tell someone whose vote or lock found the gate closed after it was read open.
@@ -248,7 +248,7 @@ impl Bot {
         record: &GateRecord,
         user: &SlackUserId,
         channel: &SlackChannelId,
-        action: Action,
+        action: Decision,
     ) -> Result<(Option<&Rule>, Authorized), Refusal> {
         let rule = self
             .policy

@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use crate::card::{REROUTE_ACTION_ID, ROLLBACK_ACTION_ID, ROLLBACK_NOW_ACTION_ID};
+use crate::domain::gate::Decision;
 use crate::domain::gate::GateId;
-use crate::policy::Action;
 
 use super::Bot;
 use super::decisions::Via;
@@ -85,8 +85,8 @@ pub async fn receive(
             continue;
         }
         let kind = match action.action_id.as_str() {
-            REROUTE_ACTION_ID => Action::Reroute,
-            ROLLBACK_ACTION_ID => Action::Rollback,
+            REROUTE_ACTION_ID => Decision::Approved,
+            ROLLBACK_ACTION_ID => Decision::Rejected,
             // The console link button also reports its click; nothing to do.
             _ => continue,
         };

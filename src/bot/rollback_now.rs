@@ -13,7 +13,7 @@ use crate::card::AuditEvent;
 use crate::domain::gate::{Decision, GateId};
 use crate::domain::progress::{DeploymentPhase, DeploymentProgress};
 use crate::domain::record::{GateRecord, GateStatus};
-use crate::policy::{Action, Refusal};
+use crate::policy::Refusal;
 use crate::ports::Created;
 use crate::store::DecisionLock;
 use slack_morphism::prelude::{SlackChannelId, SlackUserId};
@@ -145,7 +145,7 @@ impl Bot {
             }
         }
         if let Err(refusal) = self
-            .authorize_on_gate(&record, user, channel, Action::Rollback)
+            .authorize_on_gate(&record, user, channel, Decision::Rejected)
             .await
         {
             return RollbackNow::Refused(refusal);

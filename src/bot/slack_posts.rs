@@ -3,9 +3,9 @@
 use chrono::Utc;
 
 use crate::card::{AuditEvent, CardView, RenderedCard, gate_card, thread_note};
+use crate::domain::gate::Decision;
 use crate::domain::progress::DeploymentPhase;
 use crate::domain::record::{CardLocation, GateRecord};
-use crate::policy::Action;
 use crate::slack::api::{OutgoingMessage, SlackError};
 
 use super::Bot;
@@ -54,7 +54,7 @@ impl Bot {
         CardView {
             votes,
             quorum: rule
-                .map(|rule| rule.approvals_needed(Action::Reroute))
+                .map(|rule| rule.approvals_needed(Decision::Approved))
                 .unwrap_or(1),
             approvers_configured: rule.is_some_and(|rule| rule.has_approvers()),
             // An open gate's deployment is in progress by definition; the line starts to matter

@@ -42,7 +42,7 @@ use crate::config::{EnvSource, HookSettings, ProcessEnv, optional};
 use crate::domain::gate::{Decision, ParameterName, TimeoutAction};
 use crate::domain::stage::LifecycleStage;
 use crate::hook::Hook;
-use crate::policy::{Action, StaticGroups};
+use crate::policy::StaticGroups;
 use crate::slack::api::SlackApi;
 use crate::slack::web::{DEFAULT_API_URL, SlackWebApi};
 use crate::sns::certificates::CertificateStore;
@@ -484,8 +484,8 @@ impl Rehearsal {
         let card = self.slack.card();
         let pause = self.options.flow == Flow::Pause;
         let (phrase, what) = match acts.choice {
-            Some(Action::Reroute) => ("Rerouted by", "who rerouted, and when"),
-            Some(Action::Rollback) => ("Rollback requested by", "who rolled back, and when"),
+            Some(Decision::Approved) => ("Rerouted by", "who rerouted, and when"),
+            Some(Decision::Rejected) => ("Rollback requested by", "who rolled back, and when"),
             // ECS applies a pause hook's timeout itself, and the card says so.
             None if pause => ("Timed out in ECS:", "that ECS timed the pause out"),
             None => ("Timed out:", "that the gate timed out"),
@@ -576,8 +576,8 @@ impl Rehearsal {
             expected.push(EcsCall::Continue {
                 hook_id: self.ecs.plan().pause_hook_id(GATED_STAGE),
                 action: match action {
-                    Action::Reroute => Decision::Approved,
-                    Action::Rollback => Decision::Rejected,
+                    Decision::Approved => Decision::Approved,
+                    Decision::Rejected => Decision::Rejected,
                 },
             });
         }

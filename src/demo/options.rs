@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::policy::Action;
+use crate::domain::gate::Decision;
 
 /// `greenlight demo`: plays a whole blue/green deployment on this machine, through the real hook
 /// and the real bot router, with local stand-ins for ECS, SNS, SSM and Slack.
@@ -172,10 +172,10 @@ impl Play {
 
 /// The outcome a person's choice leads to; no choice means the gate timed out, and the
 /// rehearsal's timeout action is ROLLBACK.
-pub fn expected_after(choice: Option<Action>) -> Expected {
+pub fn expected_after(choice: Option<Decision>) -> Expected {
     match choice {
-        Some(Action::Reroute) => Expected::Rerouted,
-        Some(Action::Rollback) | None => Expected::RolledBack,
+        Some(Decision::Approved) => Expected::Rerouted,
+        Some(Decision::Rejected) | None => Expected::RolledBack,
     }
 }
 
@@ -357,8 +357,11 @@ mod tests {
 
     #[test]
     fn a_persons_choice_settles_the_expected_outcome() {
-        assert_eq!(expected_after(Some(Action::Reroute)), Expected::Rerouted);
-        assert_eq!(expected_after(Some(Action::Rollback)), Expected::RolledBack);
+        assert_eq!(expected_after(Some(Decision::Approved)), Expected::Rerouted);
+        assert_eq!(
+            expected_after(Some(Decision::Rejected)),
+            Expected::RolledBack
+        );
         assert_eq!(expected_after(None), Expected::RolledBack);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::policy::Action;
+use crate::domain::gate::Decision;
 use crate::ports::ParameterStore;
 
 use super::console::{Console, human};
@@ -37,7 +37,7 @@ const YOU: Person = Person {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Acts {
     /// The deciding click's action, if anyone decided.
-    pub choice: Option<Action>,
+    pub choice: Option<Decision>,
     /// After a refused click: whether nothing had taken effect (Flow A: no decision parameter;
     /// Flow B: no `ContinueServiceDeployment` at ECS).
     pub refusal_decided_nothing: Option<bool>,
@@ -129,10 +129,10 @@ impl People {
         };
         match play {
             Play::Scripted(Story::Approve) => {
-                self.decide(ALICE, &card, Action::Reroute).await;
+                self.decide(ALICE, &card, Decision::Approved).await;
             }
             Play::Scripted(Story::Reject) => {
-                self.decide(ALICE, &card, Action::Rollback).await;
+                self.decide(ALICE, &card, Decision::Rejected).await;
             }
             Play::Scripted(Story::Timeout) => {
                 self.console.line(
@@ -146,10 +146,10 @@ impl People {
             Play::Scripted(Story::Unauthorized) => {
                 self.refused(MALLORY, &card).await;
                 let card = self.slack.card().unwrap_or(card);
-                self.decide(ALICE, &card, Action::Reroute).await;
+                self.decide(ALICE, &card, Decision::Approved).await;
             }
             Play::Scripted(Story::RollbackNow) => {
-                self.decide(ALICE, &card, Action::Reroute).await;
+                self.decide(ALICE, &card, Decision::Approved).await;
                 self.roll_back_now(ALICE).await;
             }
             Play::Interactive => {
@@ -168,7 +168,7 @@ impl People {
     }
 
     /// `person` reads the card and decides with `action`.
-    async fn decide(&self, person: Person, card: &PostedCard, action: Action) {
+    async fn decide(&self, person: Person, card: &PostedCard, action: Decision) {
         self.read(person).await;
         self.with_acts(|acts| acts.choice = Some(action));
         match self.clicks.click(person, card, action.into(), true).await {
@@ -258,8 +258,8 @@ impl People {
         );
         while let Some(line) = lines.recv().await {
             let action = match line.trim().to_ascii_lowercase().as_str() {
-                "r" | "reroute" => Action::Reroute,
-                "b" | "rollback" | "roll back" => Action::Rollback,
+                "r" | "reroute" => Decision::Approved,
+                "b" | "rollback" | "roll back" => Decision::Rejected,
                 "" => continue,
                 other => {
                     self.console.line(

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::card::{self, REROUTE_ACTION_ID, ROLLBACK_ACTION_ID, ROLLBACK_NOW_ACTION_ID};
-use crate::policy::Action;
+use crate::domain::gate::Decision;
 use crate::slack::api::{OutgoingMessage, PostedMessage, SlackApi, SlackError};
 use crate::slack::signature::signed_headers;
 
@@ -123,11 +123,11 @@ impl Button {
     }
 }
 
-impl From<Action> for Button {
-    fn from(action: Action) -> Button {
+impl From<Decision> for Button {
+    fn from(action: Decision) -> Button {
         match action {
-            Action::Reroute => Button::Reroute,
-            Action::Rollback => Button::Rollback,
+            Decision::Approved => Button::Reroute,
+            Decision::Rejected => Button::Rollback,
         }
     }
 }

@@ -238,6 +238,14 @@ impl Decision {
         }
     }
 
+    /// The button (and `/deploy` verb) that asks for it, `reroute` or `rollback`: for log lines.
+    pub fn action_word(self) -> &'static str {
+        match self {
+            Decision::Approved => "reroute",
+            Decision::Rejected => "rollback",
+        }
+    }
+
     /// Reads a decision parameter's value; anything but the two words is not a decision.
     pub fn from_parameter_value(value: &str) -> Option<Decision> {
         match value.trim() {

@@ -11,39 +11,12 @@ use crate::domain::gate::Decision;
 use crate::ports::AdapterError;
 use slack_morphism::prelude::{SlackChannelId, SlackUserId};
 
-/// What the person asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// Move production traffic to the new revision.
-    Reroute,
-    /// Send the deployment back to the old revision.
-    Rollback,
-}
-
-impl Action {
-    /// The decision this action records.
-    pub fn decision(self) -> Decision {
-        match self {
-            Action::Reroute => Decision::Approved,
-            Action::Rollback => Decision::Rejected,
-        }
-    }
-
-    /// `reroute` or `rollback`, for log lines.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Reroute => "reroute",
-            Action::Rollback => "rollback",
-        }
-    }
-}
-
 /// Permission granted, with what granted it, for the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authorized {
     /// The Slack user who acted.
     pub user: String,
-    pub action: Action,
+    pub action: Decision,
     /// The approver entry that let them: themselves, or the user group they are in.
     pub via: Approver,
     /// The name of the rule that applied.
@@ -105,7 +78,7 @@ pub async fn authorize(
     user: &SlackUserId,
     channel: &SlackChannelId,
     expected_channel: &SlackChannelId,
-    action: Action,
+    action: Decision,
     groups: &dyn GroupDirectory,
 ) -> Result<Authorized, Refusal> {
     let (user, channel, expected_channel) = (
@@ -239,7 +212,7 @@ mod tests {
             &SlackUserId::new(user.into()),
             &SlackChannelId::new(channel.into()),
             &SlackChannelId::new(CARD_CHANNEL.into()),
-            Action::Reroute,
+            Decision::Approved,
             groups,
         )
         .await
@@ -255,7 +228,7 @@ mod tests {
             allowed,
             Authorized {
                 user: "U0ALICE01".into(),
-                action: Action::Reroute,
+                action: Decision::Approved,
                 via: Approver::User("U0ALICE01".into()),
                 rule: "prod".into(),
             }
@@ -272,13 +245,13 @@ mod tests {
             &SlackUserId::new("U0CAROL03".into()),
             &SlackChannelId::new(CARD_CHANNEL.into()),
             &SlackChannelId::new(CARD_CHANNEL.into()),
-            Action::Rollback,
+            Decision::Rejected,
             &directory(),
         )
         .await
         .unwrap();
         assert_eq!(allowed.via, Approver::Group("S0ONCALL1".into()));
-        assert_eq!(allowed.action, Action::Rollback);
+        assert_eq!(allowed.action, Decision::Rejected);
         assert_eq!(allowed.user, "U0CAROL03");
     }
 
@@ -311,7 +284,7 @@ mod tests {
             &SlackUserId::new("U0ALICE01".into()),
             &SlackChannelId::new(CARD_CHANNEL.into()),
             &SlackChannelId::new(CARD_CHANNEL.into()),
-            Action::Rollback,
+            Decision::Rejected,
             &directory(),
         )
         .await
@@ -377,7 +350,7 @@ mod tests {
             &SlackUserId::new("U0ALICE01".into()),
             &SlackChannelId::new(String::new()),
             &SlackChannelId::new(String::new()),
-            Action::Reroute,
+            Decision::Approved,
             &directory(),
         )
         .await
@@ -453,10 +426,9 @@ mod tests {
     }
 
     #[test]
-    fn actions_record_the_recipes_decisions() {
-        assert_eq!(Action::Reroute.decision(), Decision::Approved);
-        assert_eq!(Action::Rollback.decision(), Decision::Rejected);
-        assert_eq!(Action::Reroute.as_str(), "reroute");
-        assert_eq!(Action::Rollback.as_str(), "rollback");
+    fn a_decision_is_logged_by_the_button_that_asks_for_it() {
+        assert_eq!(Decision::Approved.action_word(), "reroute");
+        assert_eq!(Decision::Rejected.action_word(), "rollback");
+        assert_eq!(Decision::Approved.parameter_value(), "approved");
     }
 }

@@ -12,6 +12,6 @@ pub mod authorize;
 pub mod groups;
 pub mod rules;
 
-pub use authorize::{Action, Authorized, Refusal, authorize};
+pub use authorize::{Authorized, Refusal, authorize};
 pub use groups::{CachedGroups, DEFAULT_GROUP_TTL, GroupDirectory, StaticGroups};
 pub use rules::{APPROVERS_ENV, Approver, POLICY_FILE_ENV, Policy, PolicyError, Rule};

@@ -47,7 +47,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 use wildmatch::WildMatch;
 
-use super::authorize::Action;
+use crate::domain::gate::Decision;
 use crate::domain::gate::{ECS_STAGE_LIMIT, GateTimeout, InvalidTimeoutAction, TimeoutAction};
 
 /// The setting that names the policy file.
@@ -495,10 +495,10 @@ impl Rule {
 
     /// How many distinct approvers must agree on `action`: the quorum to reroute, but a single
     /// approver to roll back. Any one approver may veto; moving traffic is what needs agreement.
-    pub fn approvals_needed(&self, action: Action) -> u32 {
+    pub fn approvals_needed(&self, action: Decision) -> u32 {
         match action {
-            Action::Reroute => self.quorum,
-            Action::Rollback => 1,
+            Decision::Approved => self.quorum,
+            Decision::Rejected => 1,
         }
     }
 
@@ -1308,8 +1308,8 @@ mod tests {
         );
         let rule = &policy.rules()[0];
         assert_eq!(rule.quorum(), 3);
-        assert_eq!(rule.approvals_needed(Action::Reroute), 3);
-        assert_eq!(rule.approvals_needed(Action::Rollback), 1);
+        assert_eq!(rule.approvals_needed(Decision::Approved), 3);
+        assert_eq!(rule.approvals_needed(Decision::Rejected), 1);
         // A quorum equal to the users listed can be met.
         policy_ok(
             r#"[[rule]]
