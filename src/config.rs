@@ -205,7 +205,7 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 pub const DEFAULT_CALLBACK_DELAY: u32 = 2;
 pub const DEFAULT_GATE_TIMEOUT: Duration = Duration::from_secs(23 * 60 * 60);
 /// Lambda stops any invocation at 15 minutes.
-const LAMBDA_LIMIT: Duration = Duration::from_secs(900);
+pub const LAMBDA_LIMIT: Duration = Duration::from_secs(900);
 
 impl HookSettings {
     pub fn from_env(env: &dyn EnvSource) -> Result<HookSettings, ConfigError> {

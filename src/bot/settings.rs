@@ -27,8 +27,6 @@ impl std::fmt::Debug for SecretSource {
     }
 }
 
-/// Default `GREENLIGHT_SLACK_API_URL`.
-pub const SLACK_API_URL: &str = "https://slack.com/api";
 /// Default `GREENLIGHT_SNS_MAX_AGE`: an SNS message older than this is refused as a replay.
 pub const DEFAULT_SNS_MAX_AGE: Duration = Duration::from_secs(3600);
 
@@ -118,7 +116,7 @@ impl BotSettings {
         let slack_api_url = parse_or(
             env,
             "GREENLIGHT_SLACK_API_URL",
-            SLACK_API_URL.to_owned(),
+            crate::slack::web::DEFAULT_API_URL.to_owned(),
             |text| match url::Url::parse(text) {
                 Ok(url) if matches!(url.scheme(), "http" | "https") => {
                     Ok(text.trim_end_matches('/').to_owned())

@@ -46,8 +46,6 @@ use crate::ports::{
 
 /// What ECS waits when a hook answers `IN_PROGRESS` without a `callBackDelay` (AWS's default).
 const DEFAULT_CALL_BACK_DELAY: u32 = 30;
-/// Lambda stops an invocation at 15 minutes; the hook plans its polling against that.
-const LAMBDA_INVOCATION_LIMIT: Duration = Duration::from_secs(15 * 60);
 /// ECS waits at most 14 days for a pause hook (`timeoutInMinutes` up to 20160).
 const PAUSE_LIMIT: Duration = Duration::from_secs(14 * 24 * 60 * 60);
 /// What ECS reports as the lifecycle stage while it bakes; it takes no hooks, so it is no
@@ -188,7 +186,7 @@ impl LambdaHook {
 #[async_trait]
 impl LifecycleHook for LambdaHook {
     async fn invoke(&self, payload: Value) -> HookResponse {
-        let must_answer_by = Instant::now() + LAMBDA_INVOCATION_LIMIT;
+        let must_answer_by = Instant::now() + crate::config::LAMBDA_LIMIT;
         self.hook.handle(&payload, Some(must_answer_by)).await
     }
 }
