@@ -236,6 +236,8 @@ impl Function {
                 ),
                 ("GREENLIGHT_SLACK_CHANNEL", "C0DEPLOYS1".to_owned()),
                 ("GREENLIGHT_APPROVERS", "U0ALICE001".to_owned()),
+                // As the template sets it; the bot makes no AWS call at start-up.
+                ("GREENLIGHT_TABLE", "greenlight-gates".to_owned()),
                 ("GREENLIGHT_SLACK_API_URL", format!("{NOWHERE}/api")),
             ]),
         }
