@@ -510,15 +510,14 @@ impl Bot {
                 tracing::warn!(event = "ecs.describe_failed", gate_id = %record.gate_id, error = %error);
             }
         }
-        let action = decision;
-        let Err(error) = self.deployments.continue_hook(arn, hook_id, action).await else {
+        let Err(error) = self.deployments.continue_hook(arn, hook_id, decision).await else {
             return Ok(());
         };
         tracing::warn!(event = "gate.dependency_failed", gate_id = %record.gate_id, error = %error, reason = "ECS did not accept the decision");
         if let Ok(Some(state)) = self.deployments.describe(arn).await {
             // A call that timed out may still have been applied: ECS showing the hook in the
             // state this decision asked for is this decision taking effect, not someone else's.
-            let applied = state.hook(hook_id).is_some_and(|hook| match action {
+            let applied = state.hook(hook_id).is_some_and(|hook| match decision {
                 Decision::Approved => hook.status == LifecycleHookStatus::Succeeded,
                 Decision::Rejected => hook.status == LifecycleHookStatus::Failed,
             });

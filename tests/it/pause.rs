@@ -443,6 +443,38 @@ async fn ecs_refusing_the_continue_because_someone_was_faster_is_answered_honest
     );
 }
 
+/// A Continue that ECS answered with an error (a time-out, say) but carried out: ECS shows the
+/// hook in the state this click asked for, so the click decided the gate, and nobody is told
+/// it failed or that someone else was faster.
+#[tokio::test]
+async fn a_continue_answered_late_but_applied_is_the_clicks_decision() {
+    let bot = TestBot::start().await;
+    let (arn, gate) = open_pause(&bot, "prod").await;
+    bot.ecs.reject(
+        "ContinueServiceDeployment",
+        "ServerException",
+        Some((
+            &arn,
+            deployment(
+                &arn,
+                "IN_PROGRESS",
+                "PRODUCTION_TRAFFIC_SHIFT",
+                json!([hook_detail(HOOK, "SUCCEEDED", "ROLLBACK")]),
+            ),
+        )),
+    );
+    bot.click(ALICE, REROUTE, &gate).await;
+    assert_eq!(bot.ecs.calls_to("ContinueServiceDeployment").len(), 1);
+    assert!(
+        ephemerals_for(&bot, ALICE).is_empty(),
+        "nobody was told it failed"
+    );
+    match record(&bot, &gate).await.status {
+        greenlight::domain::record::GateStatus::Decided { by, .. } => assert_eq!(by, ALICE),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn ecs_refusing_for_another_reason_keeps_the_buttons() {
     let bot = TestBot::start().await;
