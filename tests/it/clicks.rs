@@ -865,6 +865,7 @@ async fn a_failed_decision_write_releases_the_lock_and_decides_nothing() {
         std::sync::Arc::new(crate::support::bot::FailingCreates {
             inner: bot.moto_store().await,
             failing_prefix: bot.decision_prefix.clone(),
+            applied: false,
         });
     let failing_table: std::sync::Arc<dyn greenlight::store::GateTable> = std::sync::Arc::new(
         crate::support::bot::ScriptedTable::failing_locks(bot.gate_table.clone()),

@@ -168,16 +168,7 @@ async fn the_recipe_notification_gets_a_card_that_writes_what_the_recipe_polls()
     let blocks = serde_json::to_string(&posts[0].body["blocks"]).unwrap();
     assert!(blocks.contains("Approve the production shift?"));
     // The gate id as a person clicks it: the value of the card's Reroute button.
-    let gate = posts[0].body["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().unwrap().iter())
-        .find(|e| e["action_id"] == "greenlight.reroute")
-        .and_then(|e| e["value"].as_str())
-        .unwrap()
-        .to_owned();
+    let gate = crate::support::bot::reroute_value(&posts[0].body).expect("a Reroute button");
     assert_eq!(
         bot.click(crate::support::bot::ALICE, "greenlight.reroute", &gate)
             .await,

@@ -46,12 +46,7 @@ async fn twenty_concurrent_approvals_by_one_person_count_once() {
     assert!(bot.decision_lock(&gate).await.is_none());
     let record = bot.gate_record(&gate).await.expect("record");
     assert_eq!(record["status"]["state"], "open");
-    let told: Vec<String> = bot
-        .slack
-        .ephemerals()
-        .into_iter()
-        .map(|(_, _, text)| text)
-        .collect();
+    let told = bot.slack.ephemeral_texts();
     assert_eq!(told.len(), 20, "every click was answered: {told:?}");
     assert_eq!(
         told.iter()
@@ -163,12 +158,7 @@ async fn a_corrupt_gate_is_refused_clearly_and_the_others_still_work() {
             StatusCode::OK
         );
     }
-    let told: Vec<String> = bot
-        .slack
-        .ephemerals()
-        .into_iter()
-        .map(|(_, _, text)| text)
-        .collect();
+    let told = bot.slack.ephemeral_texts();
     assert_eq!(told.len(), 2, "{told:?}");
     assert!(
         told.iter()

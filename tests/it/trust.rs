@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::bot::{ALICE, BOB, Options, TestBot};
+use crate::support::bot::{ALICE, BOB, Options, TestBot, reroute_value};
 use crate::support::moto::{ACCOUNT, REGION};
 use crate::support::slack_double::Failure;
 
@@ -140,16 +140,7 @@ approvers = ["{BOB}"]
         !drawn.contains("evil.example"),
         "no link from a recipe request: {drawn}"
     );
-    let gate = post["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().unwrap().iter())
-        .find(|e| e["action_id"] == "greenlight.reroute")
-        .and_then(|e| e["value"].as_str())
-        .expect("a Reroute button")
-        .to_owned();
+    let gate = reroute_value(post).expect("a Reroute button");
     let record = bot.gate_record(&gate).await.expect("record");
     assert!(record.get("cluster").is_none(), "{record}");
     // The staging approver is refused: the gate is not staging's to judge.
@@ -310,18 +301,7 @@ async fn a_superseded_recipe_card_loses_its_buttons_and_a_late_click_writes_noth
                 "parameterName": parameter, "region": REGION}}})
         .to_string()
     };
-    let gate_of = |body: &Value| -> String {
-        body["blocks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|b| b["type"] == "actions")
-            .flat_map(|b| b["elements"].as_array().unwrap().iter())
-            .find(|e| e["action_id"] == "greenlight.reroute")
-            .and_then(|e| e["value"].as_str())
-            .unwrap()
-            .to_owned()
-    };
+    let gate_of = |body: &Value| reroute_value(body).expect("a Reroute button");
     assert_eq!(
         bot.post("/sns", bot.sns_notification(&request("last week")))
             .await
@@ -387,9 +367,10 @@ async fn a_timed_out_but_applied_decision_write_is_not_reported_as_failed() {
     let bot = TestBot::start().await;
     let (gate, parameter) = bot.open_gate("lateparam").await;
     let late: std::sync::Arc<dyn greenlight::ports::ParameterStore> =
-        std::sync::Arc::new(crate::support::bot::LateCreates {
+        std::sync::Arc::new(crate::support::bot::FailingCreates {
             inner: bot.moto_store().await,
-            prefix: bot.decision_prefix.clone(),
+            failing_prefix: bot.decision_prefix.clone(),
+            applied: true,
         });
     let router = bot.sibling_with_stores(late, bot.gate_table.clone()).await;
     let body = TestBot::click_body(

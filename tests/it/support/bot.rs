@@ -471,6 +471,22 @@ impl TestBot {
     }
 }
 
+/// The value of a card's Reroute button (the gate id a person clicks), from a recorded
+/// `chat.postMessage` body, whether its blocks came as JSON or as a JSON string.
+pub fn reroute_value(body: &Value) -> Option<String> {
+    let blocks = match &body["blocks"] {
+        Value::String(text) => serde_json::from_str(text).ok()?,
+        blocks => blocks.clone(),
+    };
+    blocks
+        .as_array()?
+        .iter()
+        .filter(|block| block["type"] == "actions")
+        .flat_map(|block| block["elements"].as_array().cloned().unwrap_or_default())
+        .find(|element| element["action_id"] == "greenlight.reroute")
+        .and_then(|element| element["value"].as_str().map(str::to_owned))
+}
+
 /// Sends one request through `app`; returns the status and the body as text.
 pub async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String) {
     let response = app.clone().oneshot(request).await.expect("router");
@@ -514,11 +530,14 @@ fn ssm_store(config: &aws_config::SdkConfig) -> Arc<dyn ParameterStore> {
     Arc::new(SsmParameterStore::new(aws_sdk_ssm::Client::new(config)))
 }
 
-/// A parameter store whose create-only writes under `failing_prefix` fail (as SSM throttling or
-/// a missing IAM permission would); everything else goes to `inner`.
+/// A parameter store whose create-only writes under `failing_prefix` fail, everything else going
+/// to `inner`: refused outright (as SSM throttling or a missing IAM permission would), or, with
+/// `applied`, carried out and then reported as timed out (an AWS call that answers too late for
+/// the caller but was applied).
 pub struct FailingCreates {
     pub inner: Arc<dyn ParameterStore>,
     pub failing_prefix: String,
+    pub applied: bool,
 }
 
 #[async_trait]
@@ -527,13 +546,20 @@ impl ParameterStore for FailingCreates {
         self.inner.get(name).await
     }
     async fn create(&self, name: &str, value: &str) -> Result<Created, AdapterError> {
-        if name.starts_with(&self.failing_prefix) {
+        if !name.starts_with(&self.failing_prefix) {
+            return self.inner.create(name, value).await;
+        }
+        if self.applied {
+            self.inner.create(name, value).await?;
             return Err(AdapterError::retryable(
                 "ssm:PutParameter",
-                "ThrottlingException: rate exceeded (test)",
+                "operation timeout after 2s (test: the write was applied)",
             ));
         }
-        self.inner.create(name, value).await
+        Err(AdapterError::retryable(
+            "ssm:PutParameter",
+            "ThrottlingException: rate exceeded (test)",
+        ))
     }
     async fn overwrite(&self, name: &str, value: &str) -> Result<(), AdapterError> {
         self.inner.overwrite(name, value).await
@@ -685,39 +711,6 @@ impl GateTable for ScriptedTable {
     }
     async fn open_gates(&self, which: &OpenGates) -> Result<Vec<Stored>, StoreError> {
         self.inner.open_gates(which).await
-    }
-}
-
-/// A parameter store whose create-only writes under `prefix` are applied and then reported as
-/// timed out, as an SSM call that answers too late but was carried out.
-pub struct LateCreates {
-    pub inner: Arc<dyn ParameterStore>,
-    pub prefix: String,
-}
-
-#[async_trait]
-impl ParameterStore for LateCreates {
-    async fn get(&self, name: &str) -> Result<Option<String>, AdapterError> {
-        self.inner.get(name).await
-    }
-    async fn create(&self, name: &str, value: &str) -> Result<Created, AdapterError> {
-        let created = self.inner.create(name, value).await?;
-        if name.starts_with(&self.prefix) {
-            return Err(AdapterError::retryable(
-                "ssm:PutParameter",
-                "operation timeout after 2s (test: the write was applied)",
-            ));
-        }
-        Ok(created)
-    }
-    async fn overwrite(&self, name: &str, value: &str) -> Result<(), AdapterError> {
-        self.inner.overwrite(name, value).await
-    }
-    async fn delete(&self, name: &str) -> Result<(), AdapterError> {
-        self.inner.delete(name).await
-    }
-    async fn list(&self, path: &str) -> Result<Vec<(String, String)>, AdapterError> {
-        self.inner.list(path).await
     }
 }
 

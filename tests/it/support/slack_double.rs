@@ -199,6 +199,14 @@ impl SlackDouble {
         lock(&self.state).refused_blocks.clone()
     }
 
+    /// The texts of the ephemeral messages posted, oldest first.
+    pub fn ephemeral_texts(&self) -> Vec<String> {
+        self.ephemerals()
+            .into_iter()
+            .map(|(_, _, text)| text)
+            .collect()
+    }
+
     /// Ephemeral messages posted, as (channel, user, text).
     pub fn ephemerals(&self) -> Vec<(String, String, String)> {
         lock(&self.state).ephemerals.clone()
