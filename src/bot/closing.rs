@@ -2,8 +2,6 @@
 //! greenlight. Conditional save (re-applied to a fresh read on a conflict, never over another
 //! closing) → the card redrawn without its buttons → one note in its thread → one log line.
 
-use chrono::Utc;
-
 use crate::card::AuditEvent;
 use crate::domain::gate::GateId;
 use crate::domain::progress::DeploymentProgress;
@@ -108,7 +106,7 @@ impl Bot {
         }
         match self.decisions.delete(name.as_str()).await {
             Ok(()) => {
-                tracing::debug!(event = "gate.decision_forgotten", gate_id = %record.gate_id, at = %Utc::now())
+                tracing::debug!(event = "gate.decision_forgotten", gate_id = %record.gate_id)
             }
             Err(error) => {
                 tracing::warn!(event = "ssm.delete_failed", gate_id = %record.gate_id, parameter = %name, error = %error)
