@@ -14,4 +14,6 @@ pub mod rules;
 
 pub use authorize::{Authorized, Refusal, authorize};
 pub use groups::{CachedGroups, DEFAULT_GROUP_TTL, GroupDirectory, StaticGroups};
-pub use rules::{APPROVERS_ENV, Approver, POLICY_FILE_ENV, Policy, PolicyError, Rule};
+pub use rules::{
+    APPROVERS_ENV, Approver, AskReason, Escalation, POLICY_FILE_ENV, Policy, PolicyError, Rule,
+};

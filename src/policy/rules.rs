@@ -257,6 +257,87 @@ impl TryFrom<String> for OnTimeout {
     }
 }
 
+/// When a reason is asked of the person who decides: `never` (the default), for a `rollback`
+/// only, or `always`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AskReason {
+    #[default]
+    Never,
+    Rollback,
+    Always,
+}
+
+impl AskReason {
+    /// Whether a decision of this kind needs a reason.
+    pub fn asks_for(self, decision: Decision) -> bool {
+        match self {
+            AskReason::Never => false,
+            AskReason::Rollback => decision == Decision::Rejected,
+            AskReason::Always => true,
+        }
+    }
+}
+
+impl TryFrom<String> for AskReason {
+    type Error = String;
+    fn try_from(text: String) -> Result<AskReason, String> {
+        match text.as_str() {
+            "never" => Ok(AskReason::Never),
+            "rollback" => Ok(AskReason::Rollback),
+            "always" => Ok(AskReason::Always),
+            _ => Err(format!(
+                "{text:?} is not one of \"never\", \"rollback\", \"always\""
+            )),
+        }
+    }
+}
+
+/// The sweep runs once a minute: a reminder or an escalation can come no sooner.
+const SWEEP_PERIOD: Duration = Duration::from_secs(60);
+
+/// How often the sweep reminds a gate's approvers; `"0"` turns reminders off.
+#[derive(Clone, Copy)]
+struct RemindEvery(Option<Duration>);
+
+impl TryFrom<String> for RemindEvery {
+    type Error = String;
+    fn try_from(text: String) -> Result<RemindEvery, String> {
+        if text.trim() == "0" {
+            return Ok(RemindEvery(None));
+        }
+        let every = sweep_interval(&text)?;
+        Ok(RemindEvery((!every.is_zero()).then_some(every)))
+    }
+}
+
+/// How long after a gate was asked for the sweep escalates it.
+#[derive(Clone, Copy)]
+struct EscalateAfter(Duration);
+
+impl TryFrom<String> for EscalateAfter {
+    type Error = String;
+    fn try_from(text: String) -> Result<EscalateAfter, String> {
+        let after = sweep_interval(&text)?;
+        if after.is_zero() {
+            return Err("must be longer than zero (leave it out to never escalate)".to_owned());
+        }
+        Ok(EscalateAfter(after))
+    }
+}
+
+/// A duration for the sweep: zero, or at least its one-minute period (a shorter one could not be
+/// kept, and is most likely `"30s"` written for `"30m"`).
+fn sweep_interval(text: &str) -> Result<Duration, String> {
+    let every = humantime::parse_duration(text)
+        .map_err(|error| format!("{text:?} is not a duration like \"30m\" or \"2h\" ({error})"))?;
+    if !every.is_zero() && every < SWEEP_PERIOD {
+        return Err(format!(
+            "{text:?} is shorter than a minute, how often the sweep runs"
+        ));
+    }
+    Ok(every)
+}
+
 /// `Deserialize` for each newtype through its `TryFrom` from the TOML type after the colon, so
 /// that one check serves both the file and the settings. The check runs inside
 /// `deserialize_newtype_struct` because toml pins an error from there on the value itself; with
@@ -283,7 +364,8 @@ macro_rules! deserialize_through_try_from {
 }
 
 deserialize_through_try_from!(Approver: String, Pattern: String, Channel: String,
-    Quorum: i64, Timeout: String, OnTimeout: String);
+    Quorum: i64, Timeout: String, OnTimeout: String, AskReason: String, RemindEvery: String,
+    EscalateAfter: String);
 
 /// The file as written (the order of the fields is how errors list the keys). Each `[[rule]]` is
 /// read on its own, as a `RawRule`, so that its errors name it; here it is only counted.
@@ -304,6 +386,12 @@ struct RawDefaults {
     gate_timeout: Option<Timeout>,
     timeout_action: Option<OnTimeout>,
     continue_first_deployments: Option<bool>,
+    block_on_alarm: Option<bool>,
+    self_approval: Option<bool>,
+    ask_reason: Option<AskReason>,
+    remind_every: Option<RemindEvery>,
+    escalate_after: Option<EscalateAfter>,
+    escalate_to: Option<Vec<Approver>>,
 }
 
 /// One `[[rule]]`. `name` and `approvers` are required, but optional here: `RawRule::check`
@@ -320,6 +408,12 @@ struct RawRule {
     gate_timeout: Option<Timeout>,
     timeout_action: Option<OnTimeout>,
     continue_first_deployments: Option<bool>,
+    block_on_alarm: Option<bool>,
+    self_approval: Option<bool>,
+    ask_reason: Option<AskReason>,
+    remind_every: Option<RemindEvery>,
+    escalate_after: Option<EscalateAfter>,
+    escalate_to: Option<Vec<Approver>>,
 }
 
 impl RawRule {
@@ -336,6 +430,8 @@ impl RawRule {
             "missing (every rule needs a name: the audit trail says which rule applied)";
         const NO_APPROVERS: &str =
             "missing (list the Slack user and user-group IDs who may decide)";
+        // Read before the keys below are taken out of `self`; reported after them.
+        let judgement = self.judgement(defaults, &fail);
         let name = self
             .name
             .as_deref()
@@ -374,6 +470,7 @@ impl RawRule {
             );
             return Err(fail("quorum", &problem));
         }
+        let judgement = judgement?;
         Ok(Rule {
             position,
             name: name.to_owned(),
@@ -397,7 +494,96 @@ impl RawRule {
                 .continue_first_deployments
                 .or(defaults.continue_first_deployments)
                 .unwrap_or(false),
+            judgement,
         })
+    }
+
+    /// The rule's judgement keys, each falling back to `[defaults]`, then to its default. An
+    /// escalation needs both when and whom: one without the other is a mistake, not a choice.
+    fn judgement(
+        &self,
+        defaults: &RawDefaults,
+        fail: &impl Fn(&str, &str) -> PolicyError,
+    ) -> Result<Judgement, PolicyError> {
+        let escalate_after = self.escalate_after.or(defaults.escalate_after);
+        let escalate_to = self
+            .escalate_to
+            .clone()
+            .or_else(|| defaults.escalate_to.clone())
+            .unwrap_or_default();
+        if let Some(index) = listed_twice(&escalate_to) {
+            let problem = format!("{:?} is listed twice", escalate_to[index].id());
+            return Err(fail(&format!("escalate_to[{index}]"), &problem));
+        }
+        let escalation = match (escalate_after, escalate_to.is_empty()) {
+            (None, true) => None,
+            (Some(EscalateAfter(after)), false) => Some(Escalation {
+                after,
+                to: escalate_to,
+            }),
+            (Some(_), true) => {
+                return Err(fail(
+                    "escalate_after",
+                    "names no one to escalate to (add escalate_to with user and user-group IDs)",
+                ));
+            }
+            (None, false) => {
+                return Err(fail(
+                    "escalate_to",
+                    "has no effect without escalate_after (say when to escalate, e.g. \"1h\")",
+                ));
+            }
+        };
+        Ok(Judgement {
+            block_on_alarm: self
+                .block_on_alarm
+                .or(defaults.block_on_alarm)
+                .unwrap_or(false),
+            self_approval: self
+                .self_approval
+                .or(defaults.self_approval)
+                .unwrap_or(true),
+            ask_reason: self.ask_reason.or(defaults.ask_reason).unwrap_or_default(),
+            remind_every: self
+                .remind_every
+                .or(defaults.remind_every)
+                .map_or(Some(DEFAULT_REMIND_EVERY), |RemindEvery(every)| every),
+            escalation,
+        })
+    }
+}
+
+/// How often the sweep reminds approvers of an open gate, unless the policy says otherwise.
+pub const DEFAULT_REMIND_EVERY: Duration = Duration::from_secs(30 * 60);
+
+/// Whom the sweep mentions, once, when a gate has waited too long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    /// How long after the gate was asked for.
+    pub after: Duration,
+    /// Users and user groups, mentioned in the card's thread.
+    pub to: Vec<Approver>,
+}
+
+/// What a rule says about how people judge its gates, beyond who may decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Judgement {
+    block_on_alarm: bool,
+    self_approval: bool,
+    ask_reason: AskReason,
+    remind_every: Option<Duration>,
+    escalation: Option<Escalation>,
+}
+
+impl Default for Judgement {
+    fn default() -> Judgement {
+        Judgement {
+            block_on_alarm: false,
+            self_approval: true,
+            ask_reason: AskReason::Never,
+            remind_every: Some(DEFAULT_REMIND_EVERY),
+            escalation: None,
+        }
     }
 }
 
@@ -444,6 +630,7 @@ pub struct Rule {
     gate_timeout: Option<Duration>,
     timeout_action: Option<TimeoutAction>,
     continue_first_deployments: bool,
+    judgement: Judgement,
 }
 
 impl Rule {
@@ -524,6 +711,32 @@ impl Rule {
     /// Whether the first deployment of a service (nothing to compare with) goes on without a gate.
     pub fn continue_first_deployments(&self) -> bool {
         self.continue_first_deployments
+    }
+
+    /// Whether Reroute is refused while one of the deployment's CloudWatch alarms is in `ALARM`.
+    pub fn block_on_alarm(&self) -> bool {
+        self.judgement.block_on_alarm
+    }
+
+    /// Whether the person who deployed may approve their own deployment (`true` unless the
+    /// policy says `self_approval = false`). Rolling back is always theirs to do.
+    pub fn self_approval(&self) -> bool {
+        self.judgement.self_approval
+    }
+
+    /// When a decision needs a reason.
+    pub fn ask_reason(&self) -> AskReason {
+        self.judgement.ask_reason
+    }
+
+    /// How often the sweep reminds the approvers who have not voted; `None` never.
+    pub fn remind_every(&self) -> Option<Duration> {
+        self.judgement.remind_every
+    }
+
+    /// The escalation, if the rule has one.
+    pub fn escalation(&self) -> Option<&Escalation> {
+        self.judgement.escalation.as_ref()
     }
 
     /// Whether this rule covers a gate in `cluster`/`service` (`None` when the gate does not say).
@@ -790,6 +1003,7 @@ impl Policy {
                 gate_timeout: timeout.map(|timeout| timeout.after),
                 timeout_action: timeout.map(|timeout| timeout.action),
                 continue_first_deployments: false,
+                judgement: Judgement::default(),
             }],
         })
     }
@@ -1105,7 +1319,7 @@ mod tests {
                 r#"[[rule]]
                 name = "x"
                 aprovers = ["U0ALICE01"]"#,
-                r#"policy.toml: rule 2 ("x"): aprovers: unknown key (expected one of: name, clusters, services, channel, approvers, quorum, gate_timeout, timeout_action, continue_first_deployments)"#,
+                r#"policy.toml: rule 2 ("x"): aprovers: unknown key (expected one of: name, clusters, services, channel, approvers, quorum, gate_timeout, timeout_action, continue_first_deployments, block_on_alarm, self_approval, ask_reason, remind_every, escalate_after, escalate_to)"#,
             ),
             (
                 r#"[[rule]]
@@ -1252,11 +1466,11 @@ mod tests {
             ),
             (
                 format!("[defaults]\nchanel = \"C0DEPLOYS01\"\n{rule}"),
-                "policy.toml: defaults: chanel: unknown key (expected one of: channel, gate_timeout, timeout_action, continue_first_deployments)",
+                "policy.toml: defaults: chanel: unknown key (expected one of: channel, gate_timeout, timeout_action, continue_first_deployments, block_on_alarm, self_approval, ask_reason, remind_every, escalate_after, escalate_to)",
             ),
             (
                 format!("[defaults]\napprovers = [\"U0ALICE01\"]\n{rule}"),
-                "policy.toml: defaults: approvers: unknown key (expected one of: channel, gate_timeout, timeout_action, continue_first_deployments)",
+                "policy.toml: defaults: approvers: unknown key (expected one of: channel, gate_timeout, timeout_action, continue_first_deployments, block_on_alarm, self_approval, ask_reason, remind_every, escalate_after, escalate_to)",
             ),
             (
                 format!("[defaults]\nchannel = \"deploys\"\n{rule}"),
@@ -1376,6 +1590,128 @@ mod tests {
                 after: Duration::from_secs(3600),
                 action: TimeoutAction::Continue
             }
+        );
+    }
+
+    #[test]
+    fn judgement_keys_default_and_fall_back_to_defaults() {
+        let plain = parsed("[[rule]]\nname = \"x\"\napprovers = [\"U0ALICE01\"]\n");
+        let rule = &plain.rules()[0];
+        assert!(!rule.block_on_alarm());
+        assert!(rule.self_approval());
+        assert_eq!(rule.ask_reason(), AskReason::Never);
+        assert_eq!(rule.remind_every(), Some(DEFAULT_REMIND_EVERY));
+        assert_eq!(rule.escalation(), None);
+
+        let policy = parsed(
+            r#"[defaults]
+            block_on_alarm = true
+            self_approval = false
+            ask_reason = "rollback"
+            remind_every = "0"
+            escalate_after = "1h"
+            escalate_to = ["S0SRE0001"]
+
+            [[rule]]
+            name = "own"
+            clusters = ["prod"]
+            approvers = ["U0ALICE01"]
+            self_approval = true
+            ask_reason = "always"
+            remind_every = "15m"
+            escalate_after = "2h"
+            escalate_to = ["U0BOB0002", "S0LEADS001"]
+
+            [[rule]]
+            name = "inherits"
+            approvers = ["U0ALICE01"]"#,
+        );
+        let own = &policy.rules()[0];
+        assert!(own.block_on_alarm(), "from [defaults]");
+        assert!(own.self_approval());
+        assert_eq!(own.ask_reason(), AskReason::Always);
+        assert!(own.ask_reason().asks_for(Decision::Approved));
+        assert_eq!(own.remind_every(), Some(Duration::from_secs(15 * 60)));
+        let escalation = own.escalation().unwrap();
+        assert_eq!(escalation.after, Duration::from_secs(7200));
+        let to: Vec<&str> = escalation.to.iter().map(Approver::id).collect();
+        assert_eq!(to, ["U0BOB0002", "S0LEADS001"]);
+
+        let inherits = &policy.rules()[1];
+        assert!(!inherits.self_approval());
+        assert_eq!(inherits.ask_reason(), AskReason::Rollback);
+        assert!(inherits.ask_reason().asks_for(Decision::Rejected));
+        assert!(!inherits.ask_reason().asks_for(Decision::Approved));
+        assert_eq!(inherits.remind_every(), None, "\"0\" turns reminders off");
+        assert_eq!(
+            inherits.escalation().unwrap().after,
+            Duration::from_secs(3600)
+        );
+    }
+
+    #[test]
+    fn judgement_key_errors_name_the_file_the_rule_and_the_key() {
+        let rule = |extra: &str| {
+            error(&format!(
+                "[[rule]]\nname = \"x\"\napprovers = [\"U0ALICE01\"]\n{extra}\n"
+            ))
+        };
+        let cases = [
+            (
+                "block_on_alarm = \"yes\"",
+                r#"policy.toml: rule 1 ("x"): block_on_alarm: expected true or false, found a string"#,
+            ),
+            (
+                "self_approval = 0",
+                r#"policy.toml: rule 1 ("x"): self_approval: expected true or false, found an integer"#,
+            ),
+            (
+                "ask_reason = \"sometimes\"",
+                r#"policy.toml: rule 1 ("x"): ask_reason: "sometimes" is not one of "never", "rollback", "always""#,
+            ),
+            (
+                "remind_every = \"30s\"",
+                r#"policy.toml: rule 1 ("x"): remind_every: "30s" is shorter than a minute, how often the sweep runs"#,
+            ),
+            (
+                "remind_every = \"soon\"",
+                r#"policy.toml: rule 1 ("x"): remind_every: "soon" is not a duration like "30m" or "2h" (expected number at 0)"#,
+            ),
+            (
+                "escalate_after = \"0s\"\nescalate_to = [\"S0SRE0001\"]",
+                r#"policy.toml: rule 1 ("x"): escalate_after: must be longer than zero (leave it out to never escalate)"#,
+            ),
+            (
+                "escalate_after = \"1h\"",
+                r#"policy.toml: rule 1 ("x"): escalate_after: names no one to escalate to (add escalate_to with user and user-group IDs)"#,
+            ),
+            (
+                "escalate_to = [\"S0SRE0001\"]",
+                r#"policy.toml: rule 1 ("x"): escalate_to: has no effect without escalate_after (say when to escalate, e.g. "1h")"#,
+            ),
+            (
+                "escalate_after = \"1h\"\nescalate_to = [\"S0SRE0001\", \"@sre\"]",
+                r#"policy.toml: rule 1 ("x"): escalate_to[1]: "@sre" is not a Slack user (U…/W…) or user-group (S…) ID"#,
+            ),
+            (
+                "escalate_after = \"1h\"\nescalate_to = [\"S0SRE0001\", \"S0SRE0001\"]",
+                r#"policy.toml: rule 1 ("x"): escalate_to[1]: "S0SRE0001" is listed twice"#,
+            ),
+        ];
+        for (extra, expected) in cases {
+            assert_eq!(rule(extra), expected, "{extra}");
+        }
+        assert_eq!(
+            error(
+                "[defaults]\nask_reason = \"Always\"\n[[rule]]\nname = \"x\"\napprovers = [\"U0ALICE01\"]\n"
+            ),
+            r#"policy.toml: defaults: ask_reason: "Always" is not one of "never", "rollback", "always""#
+        );
+        assert_eq!(
+            error(
+                "[defaults]\nescalate_to = [\"S0SRE0001\"]\n[[rule]]\nname = \"x\"\napprovers = [\"U0ALICE01\"]\n"
+            ),
+            r#"policy.toml: rule 1 ("x"): escalate_to: has no effect without escalate_after (say when to escalate, e.g. "1h")"#
         );
     }
 
@@ -1539,7 +1875,8 @@ mod tests {
     fn serde_errors_name_their_place_in_toml_terms() {
         let rule = "[[rule]]\nname = \"x\"\napprovers = [\"U0ALICE01\"]\n";
         let keys = "name, clusters, services, channel, approvers, quorum, gate_timeout, \
-                    timeout_action, continue_first_deployments";
+                    timeout_action, continue_first_deployments, block_on_alarm, self_approval, ask_reason, \
+                    remind_every, escalate_after, escalate_to";
         let cases: &[(String, String)] = &[
             (
                 format!("defaults = 5\n{rule}"),
