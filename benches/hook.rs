@@ -68,6 +68,17 @@ impl Deployments for FixedDeployments {
     async fn stop_with_rollback(&self, _: &str) -> Result<(), AdapterError> {
         unreachable!("the hook never stops a deployment")
     }
+
+    async fn revisions(
+        &self,
+        _: &[String],
+    ) -> Result<Vec<greenlight::ports::RevisionDetails>, AdapterError> {
+        unreachable!("the hook reads no task definitions")
+    }
+
+    async fn task_definition_tags(&self, _: &str) -> Result<Vec<(String, String)>, AdapterError> {
+        unreachable!("the hook reads no tags")
+    }
 }
 
 /// The payload ECS sends, as documented, with `hookDetails` when an earlier invocation set them.

@@ -27,8 +27,12 @@ use slack_morphism::prelude::{
 use unicode_width::UnicodeWidthStr;
 
 use crate::domain::deployment::short_revision;
+use crate::domain::evidence::{
+    AlarmReading, ContainerImage, Deployer, Reading, RevisionChange, firing,
+};
 use crate::domain::gate::{Decision, TimeoutAction};
 use crate::domain::record::{GateRecord, GateStatus, Resolution};
+use crate::policy::AskReason;
 use crate::slack::api::OutgoingMessage;
 
 /// `action_id` of the button that approves the gate (production traffic moves to the new
@@ -42,6 +46,12 @@ pub const ROLLBACK_NOW_ACTION_ID: &str = "greenlight.rollback_now";
 /// `action_id` of the console link button. Slack reports clicks on link buttons to the app too;
 /// the router acknowledges them and does nothing else.
 pub const CONSOLE_ACTION_ID: &str = "greenlight.console";
+/// `callback_id` of the modal that asks a reason for a decision.
+pub const REASON_CALLBACK_ID: &str = "greenlight.reason";
+/// `block_id` of the modal's reason field (where `response_action: errors` puts a problem).
+pub const REASON_BLOCK_ID: &str = "reason";
+/// `action_id` of the modal's reason input.
+pub const REASON_ACTION_ID: &str = "reason_input";
 /// The question a gate asks.
 pub const QUESTION: &str = "Reroute production traffic to the new revision?";
 
@@ -66,6 +76,9 @@ pub struct CardView {
     pub approvers_configured: bool,
     /// A live line, e.g. "bake time, 12 min left".
     pub status_line: Option<String>,
+    /// When the rule asks a reason: a button that asks one opens the reason modal instead of
+    /// Slack's confirm dialog (the modal is the confirmation).
+    pub ask_reason: AskReason,
     /// Whether a closed card offers "Roll back now": the gate let the deployment go on and it has
     /// not ended yet (see `GateRecord::offers_rollback_now`). Ignored while the gate is open,
     /// where Rollback does the same.
@@ -118,6 +131,10 @@ pub fn gate_card(record: &GateRecord, view: &CardView) -> RenderedCard {
                 )
                 .into(),
         );
+    }
+
+    if let Some(lines) = evidence_lines(record) {
+        blocks.push(section(&clip(&lines, SECTION_TEXT_MAX)));
     }
 
     if open {
@@ -193,7 +210,14 @@ fn fields(record: &GateRecord) -> Vec<String> {
     if let Some(step) = &record.step {
         field("Traffic step", escape(&step.describe()));
     }
-    if let Some(target) = &record.target_revision {
+    let change = record
+        .evidence
+        .as_ref()
+        .and_then(|evidence| evidence.revisions.as_ref())
+        .and_then(Reading::read);
+    if let Some(change) = change {
+        field("Deploying", revision_change(change));
+    } else if let Some(target) = &record.target_revision {
         let mut value = code(short_revision(target));
         if !record.source_revisions.is_empty() {
             let sources: Vec<String> = record
@@ -204,6 +228,13 @@ fn fields(record: &GateRecord) -> Vec<String> {
             let _ = write!(value, "\nreplacing {}", sources.join(", "));
         }
         field("New revision", value);
+    }
+    if let Some(deployer) = &record.deployer {
+        let who = match deployer {
+            Deployer::SlackUser(id) => mention(id),
+            Deployer::Email(address) => escape(address),
+        };
+        field("Deployed by", who);
     }
     if let Some(at) = record.requested_at {
         field("Requested", slack_date(at));
@@ -223,6 +254,129 @@ fn fields(record: &GateRecord) -> Vec<String> {
         field("Test URL", format!("<{url}>"));
     }
     fields
+}
+
+/// `web:42 → web:43` and, per container whose image changed, `app \`1.8.3\` → \`1.9.0\``.
+fn revision_change(change: &RevisionChange) -> String {
+    let target = &change.target;
+    let mut text = match change.sources.first() {
+        Some(source) if source.name != target.name => {
+            format!("{} → {}", code(&source.name), code(&target.name))
+        }
+        _ => code(&target.name),
+    };
+    for image in &target.images {
+        let before = change
+            .sources
+            .iter()
+            .flat_map(|source| &source.images)
+            .find(|old| old.container == image.container)
+            .map(ContainerImage::short);
+        let now = image.short();
+        let line = match before {
+            Some(before) if before != now => format!(
+                "{} {} → {}",
+                escape(&image.container),
+                code(&before),
+                code(&now)
+            ),
+            _ => format!("{} {}", escape(&image.container), code(&now)),
+        };
+        let _ = write!(text, "\n{line}");
+    }
+    text
+}
+
+/// The evidence section: alarms, the new revision's tasks, the test URL's answers, and when they
+/// were read. `None` when there is nothing to show.
+fn evidence_lines(record: &GateRecord) -> Option<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let evidence = record.evidence.as_ref();
+    if let Some(alarms) = evidence.and_then(|e| e.alarms.as_ref()) {
+        lines.push(match alarms {
+            Reading::Read(alarms) => alarm_line(alarms),
+            Reading::Unreadable(why) => {
+                format!("❔ Alarms could not be read: {}", escape(&clip(why, 200)))
+            }
+        });
+    }
+    if let Some(tasks) = evidence.and_then(|e| e.tasks) {
+        let mark = if tasks.running >= tasks.desired {
+            "🟢"
+        } else {
+            "🟡"
+        };
+        lines.push(format!(
+            "{mark} New revision: {}/{} tasks running",
+            tasks.running, tasks.desired
+        ));
+    }
+    if let Some(Reading::Unreadable(why)) = evidence.and_then(|e| e.revisions.as_ref()) {
+        lines.push(format!(
+            "❔ Task definitions could not be read: {}",
+            escape(&clip(why, 200))
+        ));
+    }
+    if let Some(probe) = &record.probe {
+        let healthy = probe
+            .statuses
+            .iter()
+            .all(|status| status.is_some_and(|code| (200..400).contains(&code)));
+        let mark = if healthy && !probe.statuses.is_empty() {
+            "🟢"
+        } else {
+            "🔴"
+        };
+        lines.push(format!(
+            "{mark} Test URL: {} (at {})",
+            probe.summary(),
+            slack_date(probe.at)
+        ));
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    if let Some(evidence) = evidence {
+        lines.push(format!("_Read {}_", slack_date(evidence.read_at)));
+    }
+    Some(lines.join("\n"))
+}
+
+/// `🟢 3 alarms OK`, or `⚠️ \`web-5xx\` in ALARM since 14:02` for each alarm firing.
+fn alarm_line(alarms: &[AlarmReading]) -> String {
+    let firing = firing(alarms);
+    if firing.is_empty() {
+        let others: Vec<&AlarmReading> = alarms.iter().filter(|a| a.state != "OK").collect();
+        return match others.as_slice() {
+            [] => format!(
+                "🟢 {} alarm{} OK",
+                alarms.len(),
+                if alarms.len() == 1 { "" } else { "s" }
+            ),
+            _ => format!(
+                "🟡 {} of {} alarms OK; {}",
+                alarms.len() - others.len(),
+                alarms.len(),
+                others
+                    .iter()
+                    .map(|a| format!("{} {}", code(&a.name), escape(&a.state)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+    }
+    firing
+        .iter()
+        .map(|alarm| match alarm.since {
+            Some(since) => format!(
+                "⚠️ {} in ALARM since {}",
+                code(&alarm.name),
+                slack_date(since)
+            ),
+            None => format!("⚠️ {} in ALARM", code(&alarm.name)),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn timeout_consequence(action: TimeoutAction) -> &'static str {
@@ -275,14 +429,15 @@ fn buttons(record: &GateRecord, view: &CardView) -> Vec<SlackActionBlockElement>
             plain_only("Cancel"),
         )
         .with_style("primary".into());
-        elements.push(
-            SlackBlockButtonElement::new(plain_only("Reroute"))
-                .with_action_id(REROUTE_ACTION_ID.to_owned().into())
-                .with_value(gate.clone())
-                .with_style(SlackBlockButtonStyle::Primary)
-                .with_confirm(confirm)
-                .into(),
-        );
+        let button = SlackBlockButtonElement::new(plain_only("Reroute"))
+            .with_action_id(REROUTE_ACTION_ID.to_owned().into())
+            .with_value(gate.clone())
+            .with_style(SlackBlockButtonStyle::Primary);
+        elements.push(if view.ask_reason.asks_for(Decision::Approved) {
+            button.into()
+        } else {
+            button.with_confirm(confirm).into()
+        });
     }
 
     // Rollback is policy-checked like Reroute: with nobody configured, nobody could click it
@@ -302,14 +457,15 @@ fn buttons(record: &GateRecord, view: &CardView) -> Vec<SlackActionBlockElement>
             plain_only("Cancel"),
         )
         .with_style("danger".into());
-        elements.push(
-            SlackBlockButtonElement::new(plain_only("Rollback"))
-                .with_action_id(ROLLBACK_ACTION_ID.to_owned().into())
-                .with_value(gate)
-                .with_style(SlackBlockButtonStyle::Danger)
-                .with_confirm(confirm)
-                .into(),
-        );
+        let button = SlackBlockButtonElement::new(plain_only("Rollback"))
+            .with_action_id(ROLLBACK_ACTION_ID.to_owned().into())
+            .with_value(gate)
+            .with_style(SlackBlockButtonStyle::Danger);
+        elements.push(if view.ask_reason.asks_for(Decision::Rejected) {
+            button.into()
+        } else {
+            button.with_confirm(confirm).into()
+        });
     }
 
     if let Some(url) = record
@@ -326,6 +482,63 @@ fn buttons(record: &GateRecord, view: &CardView) -> Vec<SlackActionBlockElement>
         );
     }
     elements
+}
+
+/// What the reason modal is about, carried in its `private_metadata` and handed back by Slack in
+/// the signed `view_submission`: the gate, the decision asked for, and the channel of the card
+/// whose button opened it (the policy checks the channel as for a click).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReasonModal {
+    pub gate: crate::domain::gate::GateId,
+    pub decision: Decision,
+    pub channel: String,
+}
+
+/// The modal that asks a reason for a decision (Block Kit, for `views.open`). The reason field is
+/// required; a blank one is refused when submitted, with `response_action: errors`.
+pub fn reason_modal(modal: &ReasonModal, rule: &str) -> serde_json::Value {
+    let (title, submit, question) = match modal.decision {
+        Decision::Approved => (
+            "Reroute traffic",
+            "Reroute",
+            "Production traffic moves to the new revision.",
+        ),
+        Decision::Rejected => (
+            "Roll back",
+            "Roll back",
+            "ECS stops this deployment and rolls it back.",
+        ),
+    };
+    serde_json::json!({
+        "type": "modal",
+        "callback_id": REASON_CALLBACK_ID,
+        "private_metadata": serde_json::to_string(modal).unwrap_or_default(),
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": submit},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": clip(&format!(
+                    "{question} Gate {} · policy rule {} asks why.",
+                    code(modal.gate.as_str()),
+                    escape(rule)
+                ), SECTION_TEXT_MAX)}
+            },
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK_ID,
+                "label": {"type": "plain_text", "text": "Reason"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_ACTION_ID,
+                    "multiline": true,
+                    "max_length": crate::bot::decisions::REASON_MAX,
+                    "placeholder": {"type": "plain_text", "text": "What you checked, or what you saw"}
+                }
+            }
+        ]
+    })
 }
 
 /// "Roll back now": after the gate let the deployment go on, a person can still stop it with a
@@ -370,19 +583,23 @@ fn outcome_line(record: &GateRecord) -> Option<String> {
             decision: Decision::Approved,
             by,
             at,
+            reason,
         } => Some(format!(
-            "✅ Rerouted by {} at {}",
+            "✅ Rerouted by {} at {}{}",
             mention(by),
-            slack_date(*at)
+            slack_date(*at),
+            quoted_reason(reason.as_deref())
         )),
         GateStatus::Decided {
             decision: Decision::Rejected,
             by,
             at,
+            reason,
         } => Some(format!(
-            "⏪ Rollback requested by {} at {}",
+            "⏪ Rollback requested by {} at {}{}",
             mention(by),
-            slack_date(*at)
+            slack_date(*at),
+            quoted_reason(reason.as_deref())
         )),
         GateStatus::TimedOut { action, at } => Some(format!(
             "{timed_out_by}: {} at {}",
@@ -436,6 +653,7 @@ pub enum AuditEvent<'a> {
         decision: Decision,
         by: &'a str,
         at: DateTime<Utc>,
+        reason: Option<&'a str>,
     },
     /// Nobody decided before the deadline; greenlight applied the timeout action.
     TimedOut {
@@ -458,10 +676,16 @@ impl<'a> AuditEvent<'a> {
     pub fn from_status(status: &'a GateStatus) -> Option<AuditEvent<'a>> {
         match status {
             GateStatus::Open => None,
-            GateStatus::Decided { decision, by, at } => Some(AuditEvent::Decided {
+            GateStatus::Decided {
+                decision,
+                by,
+                at,
+                reason,
+            } => Some(AuditEvent::Decided {
                 decision: *decision,
                 by,
                 at: *at,
+                reason: reason.as_deref(),
             }),
             GateStatus::TimedOut { action, at } => Some(AuditEvent::TimedOut {
                 action: *action,
@@ -491,19 +715,23 @@ pub fn thread_note(record: &GateRecord, event: &AuditEvent<'_>) -> String {
             decision: Decision::Approved,
             by,
             at,
+            reason,
         } => format!(
-            "✅ {} approved at {}: production traffic moves to {target}",
+            "✅ {} approved at {}: production traffic moves to {target}{}",
             mention(by),
-            slack_date(at)
+            slack_date(at),
+            quoted_reason(reason)
         ),
         AuditEvent::Decided {
             decision: Decision::Rejected,
             by,
             at,
+            reason,
         } => format!(
-            "⏪ {} requested a rollback at {}",
+            "⏪ {} requested a rollback at {}{}",
             mention(by),
-            slack_date(at)
+            slack_date(at),
+            quoted_reason(reason)
         ),
         AuditEvent::TimedOut { action, at } => format!(
             "⏰ Nobody decided before the deadline; at {} {} {}",
@@ -542,6 +770,91 @@ pub fn thread_note(record: &GateRecord, event: &AuditEvent<'_>) -> String {
         &format!("{note} · {}", code(record.gate_id.as_str())),
         SECTION_TEXT_MAX,
     )
+}
+
+/// How many characters of a reason the card and the thread show (the stored state keeps it whole,
+/// up to what the modal and the command take).
+const REASON_SHOWN_MAX: usize = 500;
+
+/// ` — “reason”`, escaped, or nothing.
+fn quoted_reason(reason: Option<&str>) -> String {
+    match reason.map(str::trim).filter(|reason| !reason.is_empty()) {
+        Some(reason) => format!(" — “{}”", escape(&clip(reason, REASON_SHOWN_MAX))),
+        None => String::new(),
+    }
+}
+
+/// The sweep's reminder in a card's thread: who has not voted yet, and how long the gate has
+/// waited.
+pub fn reminder_note(record: &GateRecord, waiting_on: &[String], now: DateTime<Utc>) -> String {
+    let waited = record
+        .requested_at
+        .map(|asked| format!(" for {}", minutes_text(now - asked)))
+        .unwrap_or_default();
+    let who = if waiting_on.is_empty() {
+        "its approvers".to_owned()
+    } else {
+        waiting_on
+            .iter()
+            .map(|id| mention_approver(id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let deadline = record
+        .deadline
+        .map(|deadline| {
+            let action = record.timeout_action.unwrap_or(TimeoutAction::Rollback);
+            format!(
+                "; at {} {}",
+                slack_date(deadline),
+                timeout_consequence(action)
+            )
+        })
+        .unwrap_or_default();
+    clip(
+        &format!(
+            "🔔 Reminder: this gate has waited{waited} for a decision from {who}{deadline} · {}",
+            code(record.gate_id.as_str())
+        ),
+        SECTION_TEXT_MAX,
+    )
+}
+
+/// The sweep's one escalation in a card's thread, mentioning the people and groups the policy
+/// names.
+pub fn escalation_note(record: &GateRecord, to: &[String], now: DateTime<Utc>) -> String {
+    let waited = record
+        .requested_at
+        .map(|asked| format!(" for {}", minutes_text(now - asked)))
+        .unwrap_or_default();
+    let who: Vec<String> = to.iter().map(|id| mention_approver(id)).collect();
+    clip(
+        &format!(
+            "🚨 Escalation: nobody has decided this gate{waited}. {} — please take a look · {}",
+            who.join(", "),
+            code(record.gate_id.as_str())
+        ),
+        SECTION_TEXT_MAX,
+    )
+}
+
+/// `2h 5m`, `45 min`: how long a gate has waited, to the minute.
+fn minutes_text(waited: chrono::Duration) -> String {
+    let minutes = waited.num_minutes().max(0);
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h {m}m"),
+    }
+}
+
+/// A mention of a user (`<@U…>`) or a user group (`<!subteam^S…>`), by ID.
+fn mention_approver(id: &str) -> String {
+    if id.starts_with('S') && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        format!("<!subteam^{id}>")
+    } else {
+        mention(id)
+    }
 }
 
 /// A Slack date token: each reader sees the time in their own zone; clients that cannot format
@@ -849,6 +1162,7 @@ mod tests {
             approvers_configured: true,
             status_line: None,
             offer_rollback_now: false,
+            ask_reason: AskReason::Never,
         }
     }
 
@@ -970,6 +1284,7 @@ mod tests {
             approvers_configured: true,
             status_line: Some("bake time, 12 min left".into()),
             offer_rollback_now: false,
+            ask_reason: AskReason::Never,
         };
         let blocks = json_blocks(&gate_card(&record(), &view));
         let context = blocks.last().unwrap();
@@ -1011,6 +1326,7 @@ mod tests {
             decision: Decision::Approved,
             by: "U42".into(),
             at: at(1_777_001_000),
+            reason: None,
         };
         let quorum = CardView {
             quorum: 2,
@@ -1029,6 +1345,7 @@ mod tests {
             decision: Decision::Approved,
             by: "U42".into(),
             at: at(1_777_001_000),
+            reason: None,
         };
         let card = gate_card(&approved, &view());
         let blocks = json_blocks(&card);
@@ -1052,6 +1369,7 @@ mod tests {
             decision: Decision::Rejected,
             by: "U7".into(),
             at: at(1_777_001_000),
+            reason: None,
         };
         let blocks = json_blocks(&gate_card(&rejected, &view()));
         assert!(of_type(&blocks, "actions").is_empty());
@@ -1100,6 +1418,7 @@ mod tests {
             decision: Decision::Approved,
             by: "U42".into(),
             at: at(1_777_001_000),
+            reason: None,
         };
         let offering = CardView {
             offer_rollback_now: true,
@@ -1288,6 +1607,7 @@ mod tests {
                     decision: Decision::Approved,
                     by: "U2",
                     at: when,
+                    reason: None,
                 },
             ),
             thread_note(
@@ -1296,6 +1616,7 @@ mod tests {
                     decision: Decision::Rejected,
                     by: "U2",
                     at: when,
+                    reason: None,
                 },
             ),
             thread_note(
@@ -1350,13 +1671,15 @@ mod tests {
             decision: Decision::Rejected,
             by: "U9".into(),
             at: at(5),
+            reason: None,
         };
         assert_eq!(
             AuditEvent::from_status(&status),
             Some(AuditEvent::Decided {
                 decision: Decision::Rejected,
                 by: "U9",
-                at: at(5)
+                at: at(5),
+                reason: None,
             })
         );
     }
@@ -1375,6 +1698,7 @@ mod tests {
             approvers_configured: true,
             status_line: None,
             offer_rollback_now: false,
+            ask_reason: AskReason::Never,
         };
         let drawing = draw(&gate_card(&record(), &view).blocks);
         let lines: Vec<&str> = drawing.lines().collect();

@@ -259,6 +259,8 @@ impl Hook {
             timeout_action: Some(marker.timeout_action),
             console_url: Some(deployment.console_url()),
             test_url: self.settings.test_url.clone(),
+            deployer: None,
+            probe: None,
         }
     }
 

@@ -139,3 +139,43 @@ mod tests {
         assert_eq!(store.get("/a/b").await.unwrap(), None);
     }
 }
+
+/// CloudWatch's alarm states, as a map set by whoever runs it (the rehearsal).
+#[derive(Debug, Default)]
+pub struct FixedAlarms {
+    states: std::sync::Mutex<Vec<crate::domain::evidence::AlarmReading>>,
+}
+
+impl FixedAlarms {
+    /// Puts an alarm in `state` (`OK`, `ALARM`…) from now on.
+    pub fn set(&self, name: &str, state: &str) {
+        let mut states = self
+            .states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        states.retain(|alarm| alarm.name != name);
+        states.push(crate::domain::evidence::AlarmReading {
+            name: name.to_owned(),
+            state: state.to_owned(),
+            since: Some(chrono::Utc::now()),
+        });
+    }
+}
+
+#[async_trait]
+impl crate::ports::AlarmStates for FixedAlarms {
+    async fn states(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<crate::domain::evidence::AlarmReading>, AdapterError> {
+        let states = self
+            .states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(states
+            .iter()
+            .filter(|alarm| names.contains(&alarm.name))
+            .cloned()
+            .collect())
+    }
+}

@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::evidence::{AlarmReading, ContainerImage, TaskCount};
 use crate::domain::gate::{Decision, TimeoutAction};
 use crate::domain::progress::{DeploymentPhase, TrafficPlan};
 use crate::domain::stage::LifecycleStage;
@@ -239,6 +240,27 @@ pub struct DeploymentState {
     pub target_production_weight: Option<f64>,
     /// The rollback ECS started, if it did.
     pub rollback: Option<Rollback>,
+    /// The CloudWatch alarms the deployment is watched by; `None` when it has none configured.
+    pub alarms: Option<DeploymentAlarms>,
+    /// The target revision's running and requested tasks.
+    pub target_tasks: Option<TaskCount>,
+}
+
+/// The alarms of a deployment's configuration, as `DescribeServiceDeployments` reports them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeploymentAlarms {
+    pub names: Vec<String>,
+    /// The alarms ECS saw fire during the deployment.
+    pub triggered: Vec<String>,
+}
+
+/// One service revision, as `DescribeServiceRevisions` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevisionDetails {
+    pub arn: String,
+    /// The task definition's ARN.
+    pub task_definition: String,
+    pub images: Vec<ContainerImage>,
 }
 
 impl DeploymentState {
@@ -276,4 +298,18 @@ pub trait Deployments: Send + Sync {
         decision: Decision,
     ) -> Result<(), AdapterError>;
     async fn stop_with_rollback(&self, arn: &str) -> Result<(), AdapterError>;
+    /// `DescribeServiceRevisions`: the revisions' task definitions and images, in no set order.
+    async fn revisions(&self, arns: &[String]) -> Result<Vec<RevisionDetails>, AdapterError>;
+    /// `DescribeTaskDefinition` with its tags, as (key, value).
+    async fn task_definition_tags(
+        &self,
+        task_definition: &str,
+    ) -> Result<Vec<(String, String)>, AdapterError>;
+}
+
+/// CloudWatch's alarm states.
+#[async_trait]
+pub trait AlarmStates: Send + Sync {
+    /// The named alarms' states (`DescribeAlarms`); an alarm CloudWatch does not know is left out.
+    async fn states(&self, names: &[String]) -> Result<Vec<AlarmReading>, AdapterError>;
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::aws::cloudwatch::CloudWatchAlarms;
 use crate::aws::dynamodb::DynamoGateTable;
 use crate::aws::ecs::EcsDeployments;
 use crate::aws::sns::{SnsSubscriptions, SnsTopic};
@@ -161,6 +162,7 @@ pub async fn bot_from_env(env: &dyn EnvSource) -> Result<Bot, ConfigError> {
         gates: Arc::new(gates),
         subscriptions: Arc::new(SnsSubscriptions::new(aws_sdk_sns::Client::new(&aws))),
         deployments: Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(&aws))),
+        alarms: Arc::new(CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(&aws))),
         certificates: Arc::new(certificates),
         groups: None,
     };

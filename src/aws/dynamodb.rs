@@ -143,6 +143,7 @@ impl DynamoGateTable {
             ),
         ]);
         if record.status.is_open() {
+            item.insert(schema::OPEN_GATE.to_owned(), s(schema::OPEN_GATE_VALUE));
             if let Some(card) = &record.card {
                 item.insert(schema::OPEN_CHANNEL.to_owned(), s(card.channel.clone()));
             }
@@ -488,9 +489,13 @@ impl GateTable for DynamoGateTable {
         }
         let mut expression = format!("SET {}", set.join(", "));
         let mut remove = Vec::new();
-        for (i, sparse) in [schema::OPEN_CHANNEL, schema::OPEN_SERVICE]
-            .into_iter()
-            .enumerate()
+        for (i, sparse) in [
+            schema::OPEN_CHANNEL,
+            schema::OPEN_SERVICE,
+            schema::OPEN_GATE,
+        ]
+        .into_iter()
+        .enumerate()
         {
             if !names.values().any(|name| name == sparse) {
                 names.insert(format!("#r{i}"), sparse.to_owned());
@@ -672,6 +677,10 @@ impl GateTable for DynamoGateTable {
             }
             OpenGates::OfService(service) => {
                 self.query_gates(schema::OPEN_BY_SERVICE, service).await?
+            }
+            OpenGates::All => {
+                self.query_gates(schema::OPEN_GATES, schema::OPEN_GATE_VALUE)
+                    .await?
             }
         };
         // An index is eventually consistent: a gate that closed a moment ago may still be there.

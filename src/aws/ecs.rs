@@ -2,15 +2,18 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::{DeploymentLifecycleHookAction, StopServiceDeploymentStopType};
+use aws_sdk_ecs::types::{
+    DeploymentLifecycleHookAction, StopServiceDeploymentStopType, TaskDefinitionField,
+};
 use chrono::{DateTime, Utc};
 
 use super::adapter_error;
+use crate::domain::evidence::{ContainerImage, TaskCount};
 use crate::domain::gate::Decision;
 use crate::domain::progress::TrafficPlan;
 use crate::ports::{
-    AdapterError, DeploymentStage, DeploymentState, DeploymentStatus, Deployments, HookState,
-    HookTargetType, LifecycleHookStatus, Rollback,
+    AdapterError, DeploymentAlarms, DeploymentStage, DeploymentState, DeploymentStatus,
+    Deployments, HookState, HookTargetType, LifecycleHookStatus, RevisionDetails, Rollback,
 };
 
 #[derive(Debug, Clone)]
@@ -66,6 +69,21 @@ impl Deployments for EcsDeployments {
             .as_ref()
             .and_then(|revision| revision.requested_production_traffic_weight);
         let updated_at = found.updated_at.as_ref().and_then(to_chrono);
+        let alarms = found
+            .alarms
+            .as_ref()
+            .map(|alarms| DeploymentAlarms {
+                names: alarms.alarm_names.clone().unwrap_or_default(),
+                triggered: alarms.triggered_alarm_names.clone().unwrap_or_default(),
+            })
+            .filter(|alarms| !alarms.names.is_empty());
+        let target_tasks = found
+            .target_service_revision
+            .as_ref()
+            .map(|revision| TaskCount {
+                running: u32::try_from(revision.running_task_count).unwrap_or(0),
+                desired: u32::try_from(revision.requested_task_count).unwrap_or(0),
+            });
         Ok(Some(DeploymentState {
             arn: found
                 .service_deployment_arn
@@ -112,6 +130,8 @@ impl Deployments for EcsDeployments {
             updated_at,
             plan,
             target_production_weight,
+            alarms,
+            target_tasks,
         }))
     }
 
@@ -134,6 +154,57 @@ impl Deployments for EcsDeployments {
             .await
             .map(|_| ())
             .map_err(|err| adapter_error("ecs:ContinueServiceDeployment", &err))
+    }
+
+    async fn revisions(&self, arns: &[String]) -> Result<Vec<RevisionDetails>, AdapterError> {
+        let output = self
+            .client
+            .describe_service_revisions()
+            .set_service_revision_arns(Some(arns.to_vec()))
+            .send()
+            .await
+            .map_err(|err| adapter_error("ecs:DescribeServiceRevisions", &err))?;
+        Ok(output
+            .service_revisions
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|revision| {
+                Some(RevisionDetails {
+                    arn: revision.service_revision_arn?,
+                    task_definition: revision.task_definition?,
+                    images: revision
+                        .container_images
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|image| ContainerImage {
+                            container: image.container_name.unwrap_or_default(),
+                            image: image.image.unwrap_or_default(),
+                            digest: image.image_digest,
+                        })
+                        .collect(),
+                })
+            })
+            .collect())
+    }
+
+    async fn task_definition_tags(
+        &self,
+        task_definition: &str,
+    ) -> Result<Vec<(String, String)>, AdapterError> {
+        let output = self
+            .client
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(|err| adapter_error("ecs:DescribeTaskDefinition", &err))?;
+        Ok(output
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|tag| Some((tag.key?, tag.value.unwrap_or_default())))
+            .collect())
     }
 
     async fn stop_with_rollback(&self, arn: &str) -> Result<(), AdapterError> {

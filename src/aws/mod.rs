@@ -1,6 +1,7 @@
 //! Adapters from the port traits to the AWS SDK. Thin on purpose: each method is one API call
 //! and a translation of its errors into [`AdapterError`], telling retryable from permanent.
 
+pub mod cloudwatch;
 pub mod dynamodb;
 pub mod ecs;
 pub mod sns;

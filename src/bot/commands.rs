@@ -43,12 +43,13 @@ struct SslCheck {
     ssl_check: Option<String>,
 }
 
-pub const USAGE: &str = "Usage: `/deploy status [service]` · `/deploy approve <gate>` · `/deploy rollback <gate>` · `/deploy help`";
+pub const USAGE: &str = "Usage: `/deploy status [service]` · `/deploy approve <gate> [reason…]` · `/deploy rollback <gate> [reason…]` · `/deploy help`";
 
 const HELP: &str = "*greenlight* gates the production traffic shift of ECS blue/green deployments.\n\
 • `/deploy status [service]`: the open gates of this channel (in a direct message: the ones you may decide), their votes and deadline, and where ECS is with each deployment\n\
-• `/deploy approve <gate>`: reroute production traffic to the new revision (same rules as the Reroute button)\n\
-• `/deploy rollback <gate>`: roll the deployment back (same rules as the Rollback button)\n\
+• `/deploy approve <gate> [reason…]`: reroute production traffic to the new revision (same rules as the Reroute button)\n\
+• `/deploy rollback <gate> [reason…]`: roll the deployment back (same rules as the Rollback button)\n\
+A reason, where given, goes on the card and in the thread; where the policy asks for one, it is required.\n\
 Gate ids look like `gl-0123456789ab` and are shown on each card.";
 
 fn ephemeral(text: impl Into<String>) -> Json<Value> {
@@ -90,15 +91,24 @@ pub async fn receive(
     let answer = match words.as_slice() {
         ["status"] => status(&bot, user, channel, None).await,
         ["status", service] => status(&bot, user, channel, Some(service)).await,
-        [verb @ ("approve" | "rollback"), gate] => {
+        [verb @ ("approve" | "rollback"), gate, reason @ ..] => {
             let action = if *verb == "approve" {
                 Decision::Approved
             } else {
                 Decision::Rejected
             };
+            // The reason is the rest of the text as typed (its spacing kept), after the gate id.
+            let reason = (!reason.is_empty())
+                .then(|| text.trim_start())
+                .and_then(|rest| rest.strip_prefix(verb))
+                .map(str::trim_start)
+                .and_then(|rest| rest.strip_prefix(gate))
+                .map(str::trim);
             match gate.parse::<GateId>() {
                 Ok(gate) => {
-                    let outcome = bot.decide(&gate, user, channel, action, Via::Command).await;
+                    let outcome = bot
+                        .decide(&gate, user, channel, action, Via::Command, reason)
+                        .await;
                     outcome.message(&gate)
                 }
                 Err(error) => format!("{error}. {USAGE}"),

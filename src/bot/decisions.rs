@@ -10,6 +10,7 @@ use chrono::Utc;
 use crate::card::AuditEvent;
 use crate::domain::gate::{Decision, GateId};
 use crate::domain::record::{GateRecord, GateStatus, Resolution};
+use crate::domain::text::clip;
 use crate::policy::{Authorized, Refusal, Rule, authorize};
 use crate::ports::Created;
 use crate::store::{DecisionLock, StoreError, Taken};
@@ -40,6 +41,14 @@ pub enum Outcome {
     UnknownGate,
     /// The policy says no.
     Refused(Refusal),
+    /// The person deployed this change, and the rule says `self_approval = false`.
+    OwnDeployment,
+    /// The rule says `block_on_alarm` and these alarms are in `ALARM` now.
+    AlarmFiring { alarms: Vec<String> },
+    /// The rule says `block_on_alarm` and the alarms cannot be read now.
+    AlarmsUnreadable { why: String },
+    /// The rule asks a reason for this decision and none was given.
+    ReasonRequired { decision: Decision },
     /// A dependency failed; nothing was decided and the card keeps its buttons.
     Failed { reason: String },
 }
@@ -91,6 +100,36 @@ impl Outcome {
                 format!("greenlight knows no open gate `{gate}`; nothing was changed.")
             }
             Outcome::Refused(refusal) => format!("🚫 {refusal}"),
+            Outcome::OwnDeployment => format!(
+                "🚫 You deployed this change, and this gate's policy rule says `self_approval = \
+                 false`: someone else must approve `{gate}`. Your click counts as no vote. You \
+                 can still roll it back."
+            ),
+            Outcome::AlarmFiring { alarms } => {
+                let names: Vec<String> = alarms.iter().map(|name| format!("`{name}`")).collect();
+                format!(
+                    "🚨 Reroute is unavailable while {} {} in ALARM (the policy says \
+                     `block_on_alarm`). Nothing was decided; Rollback still works.",
+                    names.join(", "),
+                    if alarms.len() == 1 { "is" } else { "are" }
+                )
+            }
+            Outcome::AlarmsUnreadable { why } => format!(
+                "🚨 Reroute is unavailable: the deployment's alarms cannot be read now ({why}), \
+                 and the policy says `block_on_alarm`. Nothing was decided; Rollback still works."
+            ),
+            Outcome::ReasonRequired { decision } => format!(
+                "✍️ This gate's policy asks a reason to {}: `/deploy {} {gate} <reason…>`. \
+                 Nothing was decided.",
+                match decision {
+                    Decision::Approved => "approve",
+                    Decision::Rejected => "roll back",
+                },
+                match decision {
+                    Decision::Approved => "approve",
+                    Decision::Rejected => "rollback",
+                }
+            ),
             Outcome::Failed { reason } => format!(
                 "⚠️ Nothing was decided: {reason}. The card keeps its buttons; try again in a moment."
             ),
@@ -107,6 +146,10 @@ impl Outcome {
             Outcome::TooLate { .. } => "too_late",
             Outcome::UnknownGate => "unknown_gate",
             Outcome::Refused(refusal) => refusal.code(),
+            Outcome::OwnDeployment => "self_approval",
+            Outcome::AlarmFiring { .. } => "alarm_firing",
+            Outcome::AlarmsUnreadable { .. } => "alarms_unreadable",
+            Outcome::ReasonRequired { .. } => "reason_required",
             Outcome::Failed { .. } => "failed",
         }
     }
@@ -117,6 +160,8 @@ impl Outcome {
 pub enum Via {
     Button,
     Command,
+    /// The reason modal a button opened.
+    Modal,
 }
 
 impl Bot {
@@ -128,13 +173,17 @@ impl Bot {
         channel: &SlackChannelId,
         action: Decision,
         via: Via,
+        reason: Option<&str>,
     ) -> Outcome {
-        let (outcome, granted) = self.try_decide(gate, user, channel, action).await;
+        let reason = reason.map(str::trim).filter(|reason| !reason.is_empty());
+        let (outcome, granted) = self.try_decide(gate, user, channel, action, reason).await;
         let (user, channel) = (user.0.as_str(), channel.0.as_str());
         let via = match via {
             Via::Button => "button",
             Via::Command => "command",
+            Via::Modal => "modal",
         };
+        let reason = reason.unwrap_or("");
         // What let the person act, for the audit trail: the rule, and the approver entry (them,
         // or a user group they are in).
         let rule = granted.as_ref().map(|g| g.rule.as_str()).unwrap_or("");
@@ -146,11 +195,17 @@ impl Bot {
             Outcome::Refused(refusal) => {
                 tracing::warn!(event = "gate.refusal", gate_id = %gate, user, channel, action = action.action_word(), via, outcome = outcome.code(), reason = %refusal)
             }
-            Outcome::Failed { reason } => {
-                tracing::error!(event = "gate.decision", gate_id = %gate, user, channel, action = action.action_word(), via, outcome = outcome.code(), rule, granted_by = %granted_by, reason = %reason)
+            Outcome::OwnDeployment
+            | Outcome::AlarmFiring { .. }
+            | Outcome::AlarmsUnreadable { .. }
+            | Outcome::ReasonRequired { .. } => {
+                tracing::warn!(event = "gate.refusal", gate_id = %gate, user, channel, action = action.action_word(), via, outcome = outcome.code(), rule, granted_by = %granted_by, detail = %outcome.message(gate))
+            }
+            Outcome::Failed { reason: failure } => {
+                tracing::error!(event = "gate.decision", gate_id = %gate, user, channel, action = action.action_word(), via, outcome = outcome.code(), rule, granted_by = %granted_by, reason, failure = %failure)
             }
             _ => {
-                tracing::info!(event = "gate.decision", gate_id = %gate, user, channel, action = action.action_word(), via, outcome = outcome.code(), rule, granted_by = %granted_by)
+                tracing::info!(event = "gate.decision", gate_id = %gate, user, channel, action = action.action_word(), via, outcome = outcome.code(), rule, granted_by = %granted_by, reason)
             }
         }
         outcome
@@ -162,6 +217,7 @@ impl Bot {
         user: &SlackUserId,
         channel: &SlackChannelId,
         action: Decision,
+        reason: Option<&str>,
     ) -> (Outcome, Option<Authorized>) {
         let record = match self.gates.load(gate).await {
             Ok(Some(record)) => record,
@@ -178,8 +234,90 @@ impl Bot {
             Ok(granted) => granted,
             Err(refusal) => return (Outcome::Refused(refusal), None),
         };
-        let outcome = self.count_and_commit(record, rule, &user.0, action).await;
+        if let Some(outcome) = self.judge(&record, rule, user, action, reason).await {
+            return (outcome, Some(granted));
+        }
+        let outcome = self
+            .count_and_commit(record, rule, &user.0, action, reason)
+            .await;
         (outcome, Some(granted))
+    }
+
+    /// The rule's name, when it asks a reason for this decision on this gate: the button then
+    /// opens the reason modal instead of deciding.
+    pub async fn reason_asked(&self, gate: &GateId, decision: Decision) -> Option<String> {
+        let record = self.gates.load(gate).await.ok().flatten()?;
+        let rule = self
+            .policy
+            .rule_for(record.cluster.as_deref(), record.service.as_deref())?;
+        rule.ask_reason()
+            .asks_for(decision)
+            .then(|| rule.name().to_owned())
+    }
+
+    /// Whether this person could decide this gate now, but for the reason they are about to give:
+    /// checked before the reason modal opens, so that nobody types a reason only to be refused.
+    /// The submission is checked again in full.
+    pub async fn may_decide(
+        &self,
+        gate: &GateId,
+        user: &SlackUserId,
+        channel: &SlackChannelId,
+        decision: Decision,
+    ) -> Result<(), Outcome> {
+        let record = match self.gates.load(gate).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Err(Outcome::UnknownGate),
+            Err(error) => return Err(failed(&error)),
+        };
+        if !record.status.is_open() {
+            return Err(closed_outcome(record.status));
+        }
+        if let Some(why) = too_late(&record, Utc::now()) {
+            return Err(Outcome::TooLate { why });
+        }
+        let (rule, _) = self
+            .authorize_on_gate(&record, user, channel, decision)
+            .await
+            .map_err(Outcome::Refused)?;
+        match self
+            .judge(&record, rule, user, decision, Some("(asked next)"))
+            .await
+        {
+            Some(outcome) => Err(outcome),
+            None => Ok(()),
+        }
+    }
+
+    /// What the rule asks beyond who may decide, in the order a person can act on it: their own
+    /// deployment (`self_approval`), a reason (`ask_reason`), then the alarms (`block_on_alarm`,
+    /// read now, never from the card). `None` lets the decision go on.
+    pub(super) async fn judge(
+        &self,
+        record: &GateRecord,
+        rule: Option<&Rule>,
+        user: &SlackUserId,
+        action: Decision,
+        reason: Option<&str>,
+    ) -> Option<Outcome> {
+        let rule = rule?;
+        let deployer = record.deployer.as_ref().and_then(|d| d.slack_user());
+        if action == Decision::Approved && !rule.self_approval() && deployer == Some(&user.0) {
+            return Some(Outcome::OwnDeployment);
+        }
+        if rule.ask_reason().asks_for(action) && reason.is_none() {
+            return Some(Outcome::ReasonRequired { decision: action });
+        }
+        if action == Decision::Approved && rule.block_on_alarm() {
+            return match self.firing_alarms(record).await {
+                Ok(firing) if firing.is_empty() => None,
+                Ok(firing) => Some(Outcome::AlarmFiring {
+                    alarms: firing.into_iter().map(|alarm| alarm.name).collect(),
+                }),
+                Err(why) => Some(Outcome::AlarmsUnreadable { why }),
+            };
+        }
+        None
     }
 
     /// With the person authorised: their vote towards a quorum, or the decision itself.
@@ -189,6 +327,7 @@ impl Bot {
         rule: Option<&Rule>,
         user: &str,
         action: Decision,
+        reason: Option<&str>,
     ) -> Outcome {
         let gate = &record.gate_id.clone();
         let needed = rule.map(|rule| rule.approvals_needed(action)).unwrap_or(1);
@@ -229,7 +368,7 @@ impl Bot {
                 };
             }
         }
-        self.commit(record, user, action).await
+        self.commit(record, user, action, reason).await
     }
 
     /// What to tell someone whose vote or lock found the gate closed after it was read open.
@@ -273,7 +412,13 @@ impl Bot {
     }
 
     /// Takes the lock, makes the decision take effect, and closes the card.
-    async fn commit(&self, record: GateRecord, user: &str, decision: Decision) -> Outcome {
+    async fn commit(
+        &self,
+        record: GateRecord,
+        user: &str,
+        decision: Decision,
+        reason: Option<&str>,
+    ) -> Outcome {
         let gate = record.gate_id.clone();
         let lock = DecisionLock {
             decision,
@@ -304,6 +449,7 @@ impl Bot {
             decision,
             by: user.to_owned(),
             at: lock.at,
+            reason: reason.map(|reason| clip(reason, REASON_MAX)),
         };
         // The decision has taken effect and the lock names who made it; the record follows.
         match self
@@ -317,6 +463,7 @@ impl Bot {
                         decision,
                         by: user,
                         at: lock.at,
+                        reason,
                     },
                 )
                 .await;
@@ -408,6 +555,9 @@ impl Bot {
         }
     }
 }
+
+/// The longest reason kept: Slack's modal field takes as much, and a line in a thread reads well.
+pub const REASON_MAX: usize = 1000;
 
 /// What someone is told when the gate store failed them. A corrupt gate is named as such: trying
 /// again will not help, and the log line has the detail.

@@ -18,6 +18,7 @@ pub mod commands;
 pub mod decisions;
 pub mod deployment_events;
 pub mod edge;
+pub mod evidence;
 pub mod gates;
 pub mod intake;
 pub mod interactions;
@@ -31,7 +32,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::policy::{CachedGroups, GroupDirectory, Policy};
-use crate::ports::{AdapterError, Deployments, ParameterStore, SubscriptionConfirmer};
+use crate::ports::{AdapterError, AlarmStates, Deployments, ParameterStore, SubscriptionConfirmer};
 use crate::slack::api::SlackApi;
 use crate::slack::signature::SlackRequestVerifier;
 use crate::sns::certificates::CertificateStore;
@@ -56,6 +57,8 @@ pub struct BotServices {
     pub subscriptions: Arc<dyn SubscriptionConfirmer>,
     /// ECS's service-deployment APIs.
     pub deployments: Arc<dyn Deployments>,
+    /// CloudWatch's alarm states, for the evidence on the card and `block_on_alarm`.
+    pub alarms: Arc<dyn AlarmStates>,
     /// SNS signing certificates (pinned, cached, fetched).
     pub certificates: Arc<CertificateStore>,
     /// Who is in a Slack user group; `None` asks Slack (`usergroups.users.list`), cached.
@@ -74,6 +77,7 @@ pub struct Bot {
     groups: Arc<dyn GroupDirectory>,
     subscriptions: Arc<dyn SubscriptionConfirmer>,
     deployments: Arc<dyn Deployments>,
+    alarms: Arc<dyn AlarmStates>,
 }
 
 impl Bot {
@@ -104,6 +108,7 @@ impl Bot {
             groups,
             subscriptions: services.subscriptions,
             deployments: services.deployments,
+            alarms: services.alarms,
             settings,
         }
     }

@@ -249,6 +249,7 @@ async fn continue_first_deployment(
         decision: Decision::Approved,
         by: FIRST_DEPLOYMENT_DECIDER.to_owned(),
         at: Utc::now(),
+        reason: None,
     };
     // There is no card to redraw: the note below says what happened instead.
     if let Ok(Some(update)) = bot

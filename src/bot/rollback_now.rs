@@ -268,6 +268,7 @@ impl Bot {
                     decision: Decision::Rejected,
                     by: by.clone(),
                     at: progress.updated_at,
+                    reason: None,
                 },
                 None => GateStatus::ResolvedElsewhere {
                     outcome: format!("the deployment {}", progress.status_line(Utc::now())),

@@ -57,6 +57,7 @@ impl Bot {
                 .map(|rule| rule.approvals_needed(Decision::Approved))
                 .unwrap_or(1),
             approvers_configured: rule.is_some_and(|rule| rule.has_approvers()),
+            ask_reason: rule.map(|rule| rule.ask_reason()).unwrap_or_default(),
             // An open gate's deployment is in progress by definition; the line starts to matter
             // once the gate is behind it.
             status_line: record
@@ -172,6 +173,13 @@ impl Bot {
         channel: String,
         thread_ts: Option<String>,
     ) -> Result<Option<String>, BotError> {
+        // What people judge by goes on the card from the start; the sweep keeps it fresh.
+        if let Some(gathered) = self.gather_evidence(record).await {
+            record.evidence = Some(gathered.evidence);
+            if gathered.deployer.is_some() {
+                record.deployer = gathered.deployer;
+            }
+        }
         let mut card = self.render(record, Vec::new()).into_message(channel);
         card.thread_ts = thread_ts.clone();
         let posted = match self.slack.post_message(&card).await {
@@ -208,7 +216,9 @@ impl Bot {
         if let Ok(Some(update)) = self
             .gates
             .update(&record.gate_id, |stored| {
-                stored.card = Some(location.clone())
+                stored.card = Some(location.clone());
+                stored.evidence = record.evidence.clone();
+                stored.deployer = record.deployer.clone();
             })
             .await
         {

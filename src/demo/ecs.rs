@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
+use crate::domain::evidence::{ContainerImage, DEPLOYER_TAG};
 use crate::domain::gate::{Decision, TimeoutAction};
 use crate::domain::lifecycle::{HookResponse, HookStatus};
 use crate::domain::progress::{DEPLOYMENT_STATE_CHANGE, HOOK_STATE_CHANGE, TrafficPlan};
@@ -41,7 +42,7 @@ use crate::domain::stage::LifecycleStage;
 use crate::hook::Hook;
 use crate::ports::{
     AdapterError, DeploymentStage, DeploymentState, DeploymentStatus, Deployments, HookState,
-    HookTargetType, LifecycleHookStatus, TopicPublisher,
+    HookTargetType, LifecycleHookStatus, RevisionDetails, TopicPublisher,
 };
 
 /// What ECS waits when a hook answers `IN_PROGRESS` without a `callBackDelay` (AWS's default).
@@ -94,6 +95,8 @@ pub struct DeploymentPlan {
     pub green_revision: String,
     /// `hookDetails` configured on the service's hook, sent on every first call of a stage.
     pub hook_details: Map<String, Value>,
+    /// The green task definition's `greenlight:deployer` tag, as CI would set it.
+    pub deployer: Option<String>,
 }
 
 impl DeploymentPlan {
@@ -992,7 +995,49 @@ impl Deployments for SimulatedEcs {
                 ..TrafficPlan::default()
             },
             target_production_weight: Some(f64::from(state.production.green)),
+            alarms: None,
+            target_tasks: None,
         }))
+    }
+
+    /// Blue runs task definition `{service}:42` with image `1.8.3`, green `{service}:43` with
+    /// `1.9.0`: what the card's "Deploying" field shows in the rehearsal.
+    async fn revisions(&self, arns: &[String]) -> Result<Vec<RevisionDetails>, AdapterError> {
+        let revision = |name: &str, number: u32, tag: &str| RevisionDetails {
+            arn: self.plan.revision_arn(name),
+            task_definition: format!(
+                "arn:aws:ecs:{}:{}:task-definition/{}:{number}",
+                self.plan.region, self.plan.account, self.plan.service
+            ),
+            images: vec![ContainerImage {
+                container: "app".to_owned(),
+                image: format!(
+                    "{}.dkr.ecr.{}.amazonaws.com/{}:{tag}",
+                    self.plan.account, self.plan.region, self.plan.service
+                ),
+                digest: None,
+            }],
+        };
+        let known = [
+            revision(&self.plan.blue_revision, 42, "1.8.3"),
+            revision(&self.plan.green_revision, 43, "1.9.0"),
+        ];
+        Ok(known
+            .into_iter()
+            .filter(|revision| arns.contains(&revision.arn))
+            .collect())
+    }
+
+    async fn task_definition_tags(
+        &self,
+        _task_definition: &str,
+    ) -> Result<Vec<(String, String)>, AdapterError> {
+        Ok(self
+            .plan
+            .deployer
+            .iter()
+            .map(|who| (DEPLOYER_TAG.to_owned(), who.clone()))
+            .collect())
     }
 
     async fn continue_hook(
@@ -1109,6 +1154,7 @@ mod tests {
             blue_revision: "41".into(),
             green_revision: "42".into(),
             hook_details: Map::from_iter([("team".to_owned(), json!("payments"))]),
+            deployer: None,
         }
     }
 

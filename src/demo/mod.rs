@@ -154,6 +154,9 @@ impl Rehearsal {
                 blue_revision: BLUE_REVISION.to_owned(),
                 green_revision: GREEN_REVISION.to_owned(),
                 hook_details: Map::new(),
+                // CI tags the task definition with who deployed: an e-mail address, which the
+                // bot turns into a mention through `users.lookupByEmail`.
+                deployer: Some(people::DEPLOYER_EMAIL.to_owned()),
             },
             Pace {
                 speed: timings.speed,
@@ -192,6 +195,7 @@ impl Rehearsal {
             gates: Arc::clone(&store.gates),
             subscriptions: Arc::new(NoSubscriptions),
             deployments: ecs.clone(),
+            alarms: Arc::new(crate::memory::FixedAlarms::default()),
             certificates: Arc::new(certificates),
             groups: Some(Arc::new(StaticGroups::new())),
         };

@@ -27,6 +27,16 @@ pub const MALLORY: Person = Person {
     user_id: "U0DEMOMALLORY",
 };
 
+/// Who deployed: CI tags the green task definition with her e-mail address.
+pub const CAROL: Person = Person {
+    name: "carol",
+    user_id: "U0DEMOCAROL",
+};
+
+/// The address on the task definition's `greenlight:deployer` tag; the rehearsal's Slack knows
+/// it as [`CAROL`].
+pub const DEPLOYER_EMAIL: &str = "carol@example.com";
+
 /// The person at the terminal, deciding as the approver.
 const YOU: Person = Person {
     name: "you",

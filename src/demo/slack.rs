@@ -324,6 +324,33 @@ impl SlackApi for TerminalSlack {
             retryable: false,
         })
     }
+
+    /// The rehearsal's workspace knows one address: the deployer's.
+    async fn user_by_email(&self, email: &str) -> Result<Option<String>, SlackError> {
+        let found = (email == super::people::DEPLOYER_EMAIL)
+            .then(|| super::people::CAROL.user_id.to_owned());
+        self.console.line(
+            "slack",
+            &format!(
+                "users.lookupByEmail {email} → {}",
+                found.as_deref().unwrap_or("nobody")
+            ),
+        );
+        Ok(found)
+    }
+
+    /// The rehearsal's stories decide by button and command, never through a modal.
+    async fn open_view(
+        &self,
+        _trigger_id: &str,
+        _view: &serde_json::Value,
+    ) -> Result<(), SlackError> {
+        Err(SlackError {
+            method: "views.open",
+            code: "not_supported (the rehearsal has no modals)".to_owned(),
+            retryable: false,
+        })
+    }
 }
 
 /// Someone in the channel.

@@ -2,6 +2,7 @@
 //! Nothing here does I/O, so all of it is tested without a network.
 
 pub mod deployment;
+pub mod evidence;
 pub mod gate;
 pub mod lifecycle;
 pub mod notification;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::deployment::ServiceDeploymentArn;
+use super::evidence::{DEPLOYER_CONTEXT_KEY, Deployer, ProbeResult};
 use super::gate::{GateId, ParameterName, TimeoutAction, decision_parameter};
 use super::stage::LifecycleStage;
 
@@ -72,7 +73,15 @@ pub struct GateRequest {
     pub timeout_action: Option<TimeoutAction>,
     pub console_url: Option<String>,
     pub test_url: Option<String>,
+    /// Who deployed, when the hook knows (`deployer` in `additionalContext`).
+    pub deployer: Option<Deployer>,
+    /// What the hook's requests to the test URL got.
+    pub probe: Option<ProbeResult>,
 }
+
+/// The key of `additionalContext` that carries the hook's probe of the test URL, as JSON text
+/// (Amazon Q Developer wants every value a string).
+const PROBE_CONTEXT_KEY: &str = "testProbe";
 
 /// The `ActionGroup` greenlight's hook announces; the recipe used it to pick Q Developer buttons.
 pub const ACTION_GROUP: &str = "greenlight";
@@ -198,6 +207,9 @@ pub fn classify(message: &str) -> Result<TopicMessage, MessageError> {
         timeout_action: context_str(context, "timeoutAction").and_then(|s| s.parse().ok()),
         console_url: context_str(context, "consoleUrl").map(str::to_owned),
         test_url: context_str(context, "testUrl").map(str::to_owned),
+        deployer: context_str(context, DEPLOYER_CONTEXT_KEY).and_then(Deployer::parse),
+        probe: context_str(context, PROBE_CONTEXT_KEY)
+            .and_then(|json| serde_json::from_str(json).ok()),
     };
     Ok(TopicMessage::GateRequest(Box::new(request)))
 }
@@ -355,6 +367,20 @@ impl GateRequest {
         );
         put(&mut context, "consoleUrl", self.console_url.clone());
         put(&mut context, "testUrl", self.test_url.clone());
+        put(
+            &mut context,
+            DEPLOYER_CONTEXT_KEY,
+            self.deployer.as_ref().map(|deployer| match deployer {
+                Deployer::SlackUser(id) | Deployer::Email(id) => id.clone(),
+            }),
+        );
+        put(
+            &mut context,
+            PROBE_CONTEXT_KEY,
+            self.probe
+                .as_ref()
+                .and_then(|probe| serde_json::to_string(probe).ok()),
+        );
         CustomNotification {
             version: "1.0".to_owned(),
             source: "custom".to_owned(),
@@ -454,6 +480,12 @@ mod tests {
             timeout_action: Some(TimeoutAction::Rollback),
             console_url: Some("https://console.example/x".into()),
             test_url: Some("https://test.example".into()),
+            deployer: Some(Deployer::Email("carol@example.com".into())),
+            probe: Some(ProbeResult {
+                at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+                statuses: vec![Some(200), None],
+                median_ms: Some(41),
+            }),
         }
     }
 

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::evidence::{Deployer, Evidence, ProbeResult};
 use super::gate::{Decision, GateId, ParameterName, TimeoutAction};
 use super::notification::GateRequest;
 use super::progress::{DeploymentPhase, DeploymentProgress, TrafficStep};
@@ -55,6 +56,9 @@ pub enum GateStatus {
         /// Slack user ID of the person whose click settled it.
         by: String,
         at: DateTime<Utc>,
+        /// Why, in their words, when they gave a reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// The deadline passed; this action was taken.
     #[serde(rename_all = "camelCase")]
@@ -121,6 +125,22 @@ pub struct GateRecord {
     /// What ECS last said about the deployment, from its state-change events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentProgress>,
+    /// Who deployed: the task definition's `greenlight:deployer` tag, or the request's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployer: Option<Deployer>,
+    /// What the bot last read from ECS and CloudWatch for the card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+    /// What the hook's requests to the test URL got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeResult>,
+    /// When the sweep last reminded the approvers (each reminder is taken by a conditional write,
+    /// so two sweeps at once send it once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminded_at: Option<DateTime<Utc>>,
+    /// When the sweep escalated the gate; it does so once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalated_at: Option<DateTime<Utc>>,
 }
 
 impl GateRecord {
@@ -149,6 +169,11 @@ impl GateRecord {
             status: GateStatus::Open,
             step: None,
             deployment: None,
+            deployer: None,
+            evidence: None,
+            probe: None,
+            reminded_at: None,
+            escalated_at: None,
         }
     }
 
@@ -175,6 +200,8 @@ impl GateRecord {
             timeout_action: request.timeout_action,
             console_url: request.console_url.clone(),
             test_url: request.test_url.clone(),
+            deployer: request.deployer.clone(),
+            probe: request.probe.clone(),
             ..GateRecord::new(gate_id, resolution, request.title.clone())
         }
     }
@@ -232,6 +259,7 @@ mod tests {
                 decision: Decision::Approved,
                 by: "U1".into(),
                 at: Utc::now(),
+                reason: None,
             },
             ..GateRecord::new(
                 GateId::derive("r"),
@@ -271,6 +299,7 @@ mod tests {
             decision: Decision::Approved,
             by: "U1".into(),
             at: Utc::now(),
+            reason: None,
         };
         record
     }
@@ -310,6 +339,7 @@ mod tests {
             decision: Decision::Rejected,
             by: "U1".into(),
             at: Utc::now(),
+            reason: None,
         };
         assert!(!rejected.offers_rollback_now());
         let mut recipe = approved();

@@ -98,6 +98,12 @@ pub trait SlackApi: Send + Sync {
     ) -> Result<(), SlackError>;
     /// `usergroups.users.list`: the user IDs in a user group (`S…`).
     async fn usergroup_members(&self, usergroup_id: &str) -> Result<Vec<String>, SlackError>;
+    /// `users.lookupByEmail`: the user with this address, `None` when Slack knows nobody by it.
+    /// Needs the `users:read.email` scope; without it Slack answers `missing_scope`.
+    async fn user_by_email(&self, email: &str) -> Result<Option<String>, SlackError>;
+    /// `views.open`: opens a modal for the person whose click gave `trigger_id` (valid for 3 s).
+    async fn open_view(&self, trigger_id: &str, view: &serde_json::Value)
+    -> Result<(), SlackError>;
 }
 
 /// The link to a message in Slack's archive, `https://slack.com/archives/{channel}/p{ts}` with

@@ -300,6 +300,22 @@ struct PostMessageAnswer {
 struct Acknowledged {}
 
 #[derive(Debug, Deserialize)]
+struct UserAnswer {
+    user: FoundUser,
+}
+
+#[derive(Debug, Deserialize)]
+struct FoundUser {
+    id: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct OpenView<'a> {
+    trigger_id: &'a str,
+    view: &'a serde_json::Value,
+}
+
+#[derive(Debug, Deserialize)]
 struct UsergroupUsersAnswer {
     #[serde(default)]
     users: Vec<String>,
@@ -369,6 +385,27 @@ impl SlackApi for SlackWebApi {
             .get("usergroups.users.list", &[("usergroup", usergroup_id)])
             .await?;
         Ok(answer.users)
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<String>, SlackError> {
+        match self
+            .get::<UserAnswer>("users.lookupByEmail", &[("email", email)])
+            .await
+        {
+            Ok(answer) => Ok(Some(answer.user.id)),
+            Err(error) if error.code == "users_not_found" => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn open_view(
+        &self,
+        trigger_id: &str,
+        view: &serde_json::Value,
+    ) -> Result<(), SlackError> {
+        let request = OpenView { trigger_id, view };
+        let _: Acknowledged = self.post("views.open", &request).await?;
+        Ok(())
     }
 }
 

@@ -232,6 +232,7 @@ impl GateTable for MemoryGateTable {
                     OpenGates::OfService(service) => {
                         s.record.service.as_deref() == Some(service.as_str())
                     }
+                    OpenGates::All => true,
                 })
                 .cloned()
                 .collect::<Vec<_>>()

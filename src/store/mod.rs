@@ -74,6 +74,8 @@ pub enum OpenGates {
     InChannel(String),
     /// The open gates of services with this name (in any cluster).
     OfService(String),
+    /// Every open gate, carded or not: the sweep's pass.
+    All,
 }
 
 /// A failed read or write of the gate store.

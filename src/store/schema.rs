@@ -10,7 +10,7 @@
 //! | a gate's decision lock (first decision wins) | `GATE#{gateId}` | `DECISION` |
 //! | a deployment's "Roll back now" claim | `DEPLOYMENT#{serviceDeploymentArn}` | `ROLLBACK` |
 //!
-//! A gate item also carries the attributes its indexes are keyed on. The two `open_*` indexes are
+//! A gate item also carries the attributes its indexes are keyed on. The three `open_*` indexes are
 //! sparse: the attributes they are keyed on exist only while the gate is open, so what they hold
 //! stays as small as the number of open gates however long greenlight has run.
 
@@ -37,6 +37,11 @@ pub const DEPLOYMENT_ARN: &str = "deployment_arn";
 pub const OPEN_CHANNEL: &str = "open_channel";
 /// The service's name, only while the gate is open.
 pub const OPEN_SERVICE: &str = "open_service";
+/// [`OPEN_GATE_VALUE`], only while the gate is open: the sweep's one index of every open gate.
+pub const OPEN_GATE: &str = "open_gate";
+/// The one value of [`OPEN_GATE`]. One partition holds every open gate; open gates are few (a
+/// team's deployments in flight), so it stays far below a partition's throughput.
+pub const OPEN_GATE_VALUE: &str = "open";
 /// A vote's or a lock's JSON body.
 pub const BODY: &str = "body";
 
@@ -74,8 +79,21 @@ pub const OPEN_BY_SERVICE: Index = Index {
     sort_key: REQUESTED_KEY,
 };
 
+/// Every open gate, carded or not (sparse): what the sweep goes through each pass.
+pub const OPEN_GATES: Index = Index {
+    name: "open_gates",
+    partition_key: OPEN_GATE,
+    sort_key: REQUESTED_KEY,
+};
+
 /// Every index of the table.
-pub const INDEXES: [Index; 4] = [BY_SERVICE, BY_DEPLOYMENT, OPEN_BY_CHANNEL, OPEN_BY_SERVICE];
+pub const INDEXES: [Index; 5] = [
+    BY_SERVICE,
+    BY_DEPLOYMENT,
+    OPEN_BY_CHANNEL,
+    OPEN_BY_SERVICE,
+    OPEN_GATES,
+];
 
 /// Every attribute a key or an index key is made of (all strings), as `AttributeDefinitions`
 /// lists them.

@@ -831,9 +831,30 @@ async fn signed_bodies_that_are_not_card_clicks_change_nothing() {
             StatusCode::BAD_REQUEST,
         ),
         (
+            // A view submission without its view cannot be a reason form.
             payload(serde_json::json!({"type": "view_submission",
                 "user": {"id": ALICE}, "channel": {"id": CHANNEL},
                 "actions": [{"action_id": REROUTE_ACTION_ID, "value": gate}]})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            // Some other modal's submission: acknowledged, nothing done.
+            payload(serde_json::json!({"type": "view_submission",
+                "user": {"id": ALICE},
+                "view": {"callback_id": "someone.else", "private_metadata": "",
+                    "state": {"values": {}}}})),
+            StatusCode::OK,
+        ),
+        (
+            // The reason form naming no gate.
+            payload(serde_json::json!({"type": "view_submission",
+                "user": {"id": ALICE},
+                "view": {"callback_id": "greenlight.reason", "private_metadata": "{}",
+                    "state": {"values": {"reason": {"reason_input": {"value": "fine"}}}}}})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            payload(serde_json::json!({"type": "view_closed", "user": {"id": ALICE}})),
             StatusCode::OK,
         ),
     ];

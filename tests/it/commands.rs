@@ -49,6 +49,8 @@ async fn status_lists_the_open_gate_with_its_live_ecs_state() {
     bot.ecs.add_replacing_deployment(&deployment_arn(cluster));
     let (gate, _) = bot.open_gate(cluster).await;
     let (channel, ts) = card_of(&bot, &gate).await;
+    // Posting the card read the deployment once, for its evidence.
+    let before = bot.ecs.calls_to("DescribeServiceDeployments").len();
 
     let text = deploy(&bot, ALICE, "status").await;
     assert!(text.starts_with("*1 open gate*"), "{text}");
@@ -67,9 +69,9 @@ async fn status_lists_the_open_gate_with_its_live_ecs_state() {
         "live ECS state: {text}"
     );
     let described = bot.ecs.calls_to("DescribeServiceDeployments");
-    assert_eq!(described.len(), 1);
+    assert_eq!(described.len(), before + 1);
     assert_eq!(
-        described[0]["serviceDeploymentArns"][0],
+        described[before]["serviceDeploymentArns"][0],
         deployment_arn(cluster).as_str()
     );
 }
@@ -202,12 +204,11 @@ async fn help_and_empty_text_explain_the_command() {
 #[tokio::test]
 async fn anything_else_gets_the_usage() {
     let bot = TestBot::start().await;
-    let (gate, parameter) = bot.open_gate("cmd-usage").await;
+    let (_gate, parameter) = bot.open_gate("cmd-usage").await;
     for text in [
         "frobnicate",
         "approve",
         "rollback",
-        &format!("approve {gate} now"),
         "status web extra",
         "APPROVE",
     ] {

@@ -44,6 +44,7 @@ fn view() -> CardView {
         votes: vec![],
         quorum: 1,
         approvers_configured: true,
+        ask_reason: greenlight::policy::AskReason::Never,
         status_line: None,
         offer_rollback_now: false,
     }
@@ -129,6 +130,7 @@ async fn update_replaces_text_and_blocks() {
         decision: Decision::Approved,
         by: "U42".into(),
         at: Utc.timestamp_opt(1_777_001_000, 0).unwrap(),
+        reason: Some("green is healthy: 5xx flat, p99 unchanged".into()),
     };
     let decided = gate_card(&decided, &view());
     api.update_message(&posted.channel, &posted.ts, &decided.text, &decided.blocks)

@@ -63,13 +63,45 @@ fn button(element: &Value, at: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `Ok` when Slack would take these blocks; else why not.
+/// `Ok` when Slack would take these blocks in a message; else why not.
 pub fn check_blocks(blocks: &Value) -> Result<(), String> {
+    check(blocks, false)
+}
+
+/// `Ok` when Slack's `views.open` would take this modal: `type` modal, a plain_text title of up
+/// to 24 characters, submit and close of up to 24, `callback_id` and `private_metadata` within
+/// 255 and 3,000 characters, a submit button whenever there is an input, and valid blocks (up
+/// to 100, inputs allowed).
+pub fn check_modal(view: &Value) -> Result<(), String> {
+    if view["type"] != "modal" {
+        return Err(format!("view.type: {}", view["type"]));
+    }
+    text_object(&view["title"], 24, true, "view.title")?;
+    for name in ["submit", "close"] {
+        if let Some(button) = view.get(name) {
+            text_object(button, 24, true, &format!("view.{name}"))?;
+        }
+    }
+    if chars(&view["callback_id"]) > 255 {
+        return Err("view.callback_id: over 255 characters".to_owned());
+    }
+    if chars(&view["private_metadata"]) > 3000 {
+        return Err("view.private_metadata: over 3000 characters".to_owned());
+    }
+    let blocks = view["blocks"].as_array().cloned().unwrap_or_default();
+    if blocks.iter().any(|block| block["type"] == "input") && view.get("submit").is_none() {
+        return Err("view: an input without a submit button".to_owned());
+    }
+    check(&view["blocks"], true)
+}
+
+fn check(blocks: &Value, allow_inputs: bool) -> Result<(), String> {
     let Some(blocks) = blocks.as_array() else {
         return Err("blocks is not an array".to_owned());
     };
-    if blocks.len() > 50 {
-        return Err(format!("{} blocks, over 50", blocks.len()));
+    let most = if allow_inputs { 100 } else { 50 };
+    if blocks.len() > most {
+        return Err(format!("{} blocks, over {most}", blocks.len()));
     }
     for (index, block) in blocks.iter().enumerate() {
         let at = format!("blocks[{index}]");
@@ -125,6 +157,25 @@ pub fn check_blocks(blocks: &Value) -> Result<(), String> {
                 }
             }
             "divider" => {}
+            // Input blocks exist only in modals; `check_modal` lets them through.
+            "input" if allow_inputs => {
+                text_object(&block["label"], 2000, true, &format!("{at}.label"))?;
+                let element = &block["element"];
+                if element["type"] != "plain_text_input" {
+                    return Err(format!("{at}.element: of type {}", element["type"]));
+                }
+                if chars(&element["action_id"]) == 0 || chars(&element["action_id"]) > 255 {
+                    return Err(format!("{at}.element.action_id: missing or too long"));
+                }
+                if let Some(max) = element.get("max_length")
+                    && !max.as_u64().is_some_and(|max| (1..=3000).contains(&max))
+                {
+                    return Err(format!("{at}.element.max_length: {max}"));
+                }
+                if let Some(placeholder) = element.get("placeholder") {
+                    text_object(placeholder, 150, true, &format!("{at}.element.placeholder"))?;
+                }
+            }
             other => return Err(format!("{at}: a block of type {other:?}")),
         }
     }

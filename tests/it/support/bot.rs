@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use bytes::Bytes;
 use chrono::Utc;
+use greenlight::aws::cloudwatch::CloudWatchAlarms;
 use greenlight::aws::dynamodb::DynamoGateTable;
 use greenlight::aws::ecs::EcsDeployments;
 use greenlight::aws::sns::SnsSubscriptions;
@@ -520,6 +521,11 @@ async fn build_bot(
         gates,
         subscriptions: Arc::new(SnsSubscriptions::new(aws_sdk_sns::Client::new(sns_config))),
         deployments: Arc::new(EcsDeployments::new(aws_sdk_ecs::Client::new(&ecs_config))),
+        // CloudWatch is moto's: alarms are made with `PutMetricAlarm` and set with
+        // `SetAlarmState`, and the bot reads them with `DescribeAlarms`.
+        alarms: Arc::new(CloudWatchAlarms::new(aws_sdk_cloudwatch::Client::new(
+            sns_config,
+        ))),
         certificates,
         groups: None,
     };

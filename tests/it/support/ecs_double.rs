@@ -18,6 +18,10 @@ struct EcsState {
     calls: Vec<(String, Value)>,
     failing: bool,
     rejections: HashMap<String, Rejection>,
+    /// Service revisions by ARN, as `DescribeServiceRevisions` reports them.
+    revisions: HashMap<String, Value>,
+    /// Task definitions by ARN, with their tags.
+    task_definitions: HashMap<String, (Value, Vec<Value>)>,
 }
 
 /// How the double refuses one operation (see [`EcsDouble::reject`]).
@@ -71,6 +75,38 @@ impl EcsDouble {
                 "targetServiceRevision": {"arn": format!("{arn}-target-revision"), "requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0}
             }),
         );
+    }
+
+    /// A service revision running `task_definition` with these (container, image) pairs.
+    pub fn add_revision(&self, arn: &str, task_definition: &str, images: &[(&str, &str)]) {
+        let images: Vec<Value> = images
+            .iter()
+            .map(|(container, image)| json!({"containerName": container, "image": image, "imageDigest": "sha256:0123456789abcdef"}))
+            .collect();
+        let mut state = self.state.lock().expect("lock");
+        state.revisions.insert(
+            arn.to_owned(),
+            json!({"serviceRevisionArn": arn, "taskDefinition": task_definition, "containerImages": images}),
+        );
+        let family = task_definition.rsplit('/').next().unwrap_or_default();
+        let (name, revision) = family.split_once(':').unwrap_or((family, "1"));
+        state
+            .task_definitions
+            .entry(task_definition.to_owned())
+            .or_insert_with(|| {
+                (
+                    json!({"taskDefinitionArn": task_definition, "family": name, "revision": revision.parse::<i64>().unwrap_or(1)}),
+                    Vec::new(),
+                )
+            });
+    }
+
+    /// Tags a task definition added with [`EcsDouble::add_revision`].
+    pub fn tag_task_definition(&self, task_definition: &str, key: &str, value: &str) {
+        let mut state = self.state.lock().expect("lock");
+        if let Some((_, tags)) = state.task_definitions.get_mut(task_definition) {
+            tags.push(json!({"key": key, "value": value}));
+        }
     }
 
     /// Every call received: (operation, request body).
@@ -163,6 +199,49 @@ async fn handle(
                 );
             }
             json!({"serviceDeploymentArn": arn})
+        }
+        "DescribeServiceRevisions" => {
+            let arns = request["serviceRevisionArns"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            // As ECS: 1 to 20 ARNs per call.
+            if arns.is_empty() || arns.len() > 20 {
+                return aws_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidParameterException",
+                    "serviceRevisionArns must have 1 to 20 items",
+                );
+            }
+            let mut found = Vec::new();
+            let mut failures = Vec::new();
+            for arn in arns {
+                let arn = arn.as_str().unwrap_or_default().to_owned();
+                match state.revisions.get(&arn) {
+                    Some(revision) => found.push(revision.clone()),
+                    None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
+                }
+            }
+            json!({"serviceRevisions": found, "failures": failures})
+        }
+        "DescribeTaskDefinition" => {
+            let name = request["taskDefinition"].as_str().unwrap_or_default();
+            let Some((definition, tags)) = state.task_definitions.get(name) else {
+                return aws_error(
+                    StatusCode::BAD_REQUEST,
+                    "ClientException",
+                    "Unable to describe task definition.",
+                );
+            };
+            // Tags only when asked for with `include: ["TAGS"]`, as ECS does.
+            let with_tags = request["include"]
+                .as_array()
+                .is_some_and(|include| include.iter().any(|field| field == "TAGS"));
+            if with_tags {
+                json!({"taskDefinition": definition, "tags": tags})
+            } else {
+                json!({"taskDefinition": definition})
+            }
         }
         other => return aws_error(StatusCode::BAD_REQUEST, "UnknownOperationException", other),
     };

@@ -76,6 +76,10 @@ pub struct StoredMessage {
 struct DoubleState {
     calls: Vec<RecordedCall>,
     groups: HashMap<String, Vec<String>>,
+    /// Users by e-mail address, for `users.lookupByEmail`.
+    emails: HashMap<String, String>,
+    /// Modals opened with `views.open`: (trigger_id, view).
+    views: Vec<(String, Value)>,
     failures: HashMap<String, VecDeque<Failure>>,
     messages: Vec<StoredMessage>,
     ephemerals: Vec<(String, String, String)>,
@@ -161,6 +165,18 @@ impl SlackDouble {
             usergroup_id.to_owned(),
             members.iter().map(|m| (*m).to_owned()).collect(),
         );
+    }
+
+    /// Makes `users.lookupByEmail` find `user` by `email`.
+    pub fn set_email(&self, email: &str, user: &str) {
+        lock(&self.state)
+            .emails
+            .insert(email.to_owned(), user.to_owned());
+    }
+
+    /// The modals opened so far: (trigger_id, view).
+    pub fn opened_views(&self) -> Vec<(String, Value)> {
+        lock(&self.state).views.clone()
     }
 
     /// Makes the next `times` calls of `method` fail this way (after any failures already queued).
@@ -412,6 +428,29 @@ async fn handle(
                 Some(members) => axum::Json(json!({"ok": true, "users": members})).into_response(),
                 None => slack_error("no_such_subteam"),
             }
+        }
+        "users.lookupByEmail" => {
+            match field(&body, "email").and_then(|email| state.emails.get(email)) {
+                Some(user) => axum::Json(json!({"ok": true, "user": {"id": user}})).into_response(),
+                None => slack_error("users_not_found"),
+            }
+        }
+        "views.open" => {
+            let Some(trigger_id) = field(&body, "trigger_id").map(str::to_owned) else {
+                return slack_error("invalid_arguments");
+            };
+            // The view may come as JSON or as a JSON string (form encoding).
+            let view = match body.get("view") {
+                Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+                Some(view) => view.clone(),
+                None => Value::Null,
+            };
+            if let Err(why) = super::block_kit::check_modal(&view) {
+                state.refused_blocks.push(why);
+                return slack_error("invalid_arguments");
+            }
+            state.views.push((trigger_id, view.clone()));
+            axum::Json(json!({"ok": true, "view": view})).into_response()
         }
         _ => slack_error("unknown_method"),
     }
