@@ -1,4 +1,5 @@
-//! The `greenlight` command line, which is also the Lambda entry point of both functions.
+//! The `greenlight` command line, which is also the Lambda entry point of its three functions
+//! (`_HANDLER` = `hook`, `bot` or `sweep`).
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -33,6 +34,9 @@ pub enum Command {
     },
     /// Serve the bot's router through the Lambda runtime API (function URL events).
     Bot,
+    /// One pass of the sweep over the open gates (reminders, escalations, overdue gates, missing
+    /// cards, fresh evidence) with the bot's settings; on Lambda, every pass the schedule asks for.
+    Sweep,
     /// Print the Slack app manifest with the bot's URL filled in.
     Manifest {
         /// The bot's function URL (the stack output BotUrl).
@@ -83,8 +87,9 @@ pub async fn main() -> ExitCode {
         None => match lambda_handler().as_deref() {
             Some("hook") => Command::Hook { event: None },
             Some("bot") => Command::Bot,
+            Some("sweep") => Command::Sweep,
             Some(other) => {
-                eprintln!("greenlight: _HANDLER is `{other}`; expected hook or bot");
+                eprintln!("greenlight: _HANDLER is `{other}`; expected hook, bot or sweep");
                 return ExitCode::from(2);
             }
             None => {
@@ -96,6 +101,7 @@ pub async fn main() -> ExitCode {
     match command {
         Command::Hook { event } => run_hook(event).await,
         Command::Bot => run_bot(None).await,
+        Command::Sweep => run_sweep(lambda_handler().is_some()).await,
         Command::Manifest { url } => match crate::manifest::render(&url) {
             Ok(manifest) => {
                 print!("{manifest}");
@@ -204,6 +210,48 @@ async fn run_hook_once(hook: &Hook, path: &PathBuf) -> ExitCode {
         }
         Err(error) => {
             eprintln!("greenlight: cannot print the response: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The sweep: on Lambda, one pass per invocation (the schedule's event is ignored); otherwise
+/// one pass now, its report printed as one JSON line. A pass that cannot read the gate table
+/// fails (the invocation errors, which the template's alarm counts).
+async fn run_sweep(on_lambda: bool) -> ExitCode {
+    crate::telemetry::init("info");
+    let bot = match crate::wiring::bot_from_env(&ProcessEnv).await {
+        Ok(bot) => Arc::new(bot),
+        Err(error) => {
+            tracing::error!(event = "startup.refused", variable = error.variable, problem = %error.problem);
+            eprintln!("greenlight: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if on_lambda {
+        let handler = service_fn(move |_: LambdaEvent<Value>| {
+            let bot = Arc::clone(&bot);
+            async move {
+                bot.sweep(chrono::Utc::now())
+                    .await
+                    .map_err(lambda_runtime::Error::from)
+            }
+        });
+        return match lambda_runtime::run(handler).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(event = "runtime.failed", error = %error);
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match bot.sweep(chrono::Utc::now()).await {
+        Ok(report) => {
+            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("greenlight: the sweep could not read the gate table: {error}");
             ExitCode::FAILURE
         }
     }

@@ -19,6 +19,7 @@ use crate::domain::gate::{Decision, GateId, GateTimeout, TimeoutAction, decision
 use crate::domain::lifecycle::{GateMarker, HookInvocation, HookResponse, HookStatus, timestamp};
 use crate::domain::notification::{ACTION_GROUP, GateEvent, GateFollowUp, GateRequest};
 use crate::ports::{Deployments, ParameterStore, TopicPublisher};
+use crate::probe::{PROBE_REQUESTS, PROBE_TIMEOUT, probe};
 use crate::store::GateTable;
 
 /// Per-service gate timeouts, from the policy file when there is one.
@@ -175,11 +176,15 @@ impl Hook {
             published_at: Some(requested_at),
             carded: false,
         };
-        let request = self.gate_request(
+        let mut request = self.gate_request(
             invocation,
             &marker,
             state.map(|s| s.source_revisions).unwrap_or_default(),
         );
+        // Test traffic is on the new revision now: what its test URL answers is evidence.
+        if let Some(url) = &self.settings.test_url {
+            request.probe = Some(probe(url, PROBE_REQUESTS, PROBE_TIMEOUT).await);
+        }
         let message = match serde_json::to_string(&request.to_notification()) {
             Ok(message) => message,
             Err(error) => {

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod memory;
 pub mod policy;
 pub mod ports;
+pub mod probe;
 pub mod slack;
 pub mod sns;
 pub mod store;

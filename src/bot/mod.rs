@@ -26,6 +26,7 @@ pub mod pause;
 pub mod rollback_now;
 pub mod settings;
 pub mod slack_posts;
+pub mod sweep;
 
 use std::sync::Arc;
 
