@@ -113,7 +113,6 @@ fn fixture() -> Fixture {
             "arn:aws:sns:eu-west-1:123456789012:greenlight-gates",
         ),
         ("GREENLIGHT_POLL_WINDOW", "0"),
-        ("GREENLIGHT_TEST_URL", "https://green.example.com"),
     ]);
     let settings = HookSettings::from_env(&env).expect("hook settings");
     let store = Arc::new(MemoryParameterStore::new());

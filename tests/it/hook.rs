@@ -57,7 +57,7 @@ impl Fixture {
             ("GREENLIGHT_POLL_WINDOW".into(), "0".into()),
             (
                 "GREENLIGHT_TEST_URL".into(),
-                "https://green.example.com".into(),
+                crate::support::green_listener().await,
             ),
         ]);
         for (key, value) in extra {
@@ -219,7 +219,16 @@ async fn the_first_invocation_publishes_one_complete_gate_request() {
             .unwrap()
             .starts_with("https://us-east-1.console.aws.amazon.com/ecs/")
     );
-    assert_eq!(context["testUrl"], "https://green.example.com");
+    assert!(
+        context["testUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    // The hook asked the test listener five times, as evidence for the card.
+    let probe: serde_json::Value =
+        serde_json::from_str(context["testProbe"].as_str().expect("testProbe")).unwrap();
+    assert_eq!(probe["statuses"], serde_json::json!([200, 200, 200, 200, 200]));
     assert_eq!(fixture.ecs.calls_to("DescribeServiceDeployments").len(), 1);
 }
 

@@ -31,7 +31,7 @@ async fn a_hook_publish_reaches_slack_as_a_card_through_moto() {
         ("GREENLIGHT_POLL_WINDOW".to_owned(), "0".to_owned()),
         (
             "GREENLIGHT_TEST_URL".to_owned(),
-            "https://green.example.com".to_owned(),
+            crate::support::green_listener().await,
         ),
     ]);
     let hook = greenlight::hook::Hook::new(
@@ -76,7 +76,8 @@ async fn a_hook_publish_reaches_slack_as_a_card_through_moto() {
     assert!(all.contains(&cluster), "cluster shown");
     assert!(all.contains("POST_TEST_TRAFFIC_SHIFT"), "stage shown");
     assert!(all.contains("222"), "target revision shown");
-    assert!(all.contains("https://green.example.com"), "test URL shown");
+    // The hook probed the test listener; its answers are on the card.
+    assert!(all.contains("Test URL: 5/5 × 200"), "probe shown: {all}");
     assert!(all.contains("<!date^"), "times in Slack's date format");
     let buttons: Vec<&serde_json::Value> = blocks
         .iter()
