@@ -228,7 +228,10 @@ async fn the_first_invocation_publishes_one_complete_gate_request() {
     // The hook asked the test listener five times, as evidence for the card.
     let probe: serde_json::Value =
         serde_json::from_str(context["testProbe"].as_str().expect("testProbe")).unwrap();
-    assert_eq!(probe["statuses"], serde_json::json!([200, 200, 200, 200, 200]));
+    assert_eq!(
+        probe["statuses"],
+        serde_json::json!([200, 200, 200, 200, 200])
+    );
     assert_eq!(fixture.ecs.calls_to("DescribeServiceDeployments").len(), 1);
 }
 

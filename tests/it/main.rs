@@ -7,6 +7,7 @@ mod clicks;
 mod commands;
 mod demo;
 mod hook;
+mod judgement;
 mod manifest;
 mod pause;
 mod router;
