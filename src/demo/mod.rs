@@ -187,7 +187,20 @@ impl Rehearsal {
             ("GREENLIGHT_APPROVERS", ALICE.user_id),
         ]);
         let settings = BotSettings::from_env(&bot_env).context("the bot's settings")?;
-        let policy = crate::wiring::bot_policy(&settings).context("the bot's policy")?;
+        let policy = match options.play {
+            // The late story's policy reminds every minute and escalates after two.
+            Play::Scripted(Story::Late) => crate::policy::Policy::parse(
+                "the rehearsal's policy",
+                &format!(
+                    "[[rule]]\nname = \"rehearsal\"\napprovers = [\"{}\"]\nremind_every = \"1m\"\n\
+                     escalate_after = \"2m\"\nescalate_to = [\"{}\"]\n",
+                    ALICE.user_id,
+                    people::ON_CALL_GROUP
+                ),
+            )
+            .context("the rehearsal's policy")?,
+            _ => crate::wiring::bot_policy(&settings).context("the bot's policy")?,
+        };
         let slack_api: Arc<dyn SlackApi> = slack.clone();
         let services = BotServices {
             slack: slack_api,
@@ -200,7 +213,7 @@ impl Rehearsal {
             groups: Some(Arc::new(StaticGroups::new())),
         };
         let bot = Arc::new(Bot::new(settings, &signing_secret, policy, services));
-        let served = Served::start(crate::bot::app(bot))
+        let served = Served::start(crate::bot::app(Arc::clone(&bot)))
             .await
             .context("serving the bot on a loopback port")?;
         let to_bot = Loopback::new(served.base_url());
@@ -236,18 +249,21 @@ impl Rehearsal {
             Arc::clone(&console),
             Arc::clone(&timeline),
         );
-        let people = Arc::new(People::new(
-            clicks,
-            Arc::clone(&slack),
-            Arc::clone(&console),
-            Arc::clone(&ecs),
-            Evidence::for_flow(
-                options.flow,
-                Arc::clone(&store.store),
-                decision_prefix.to_string(),
-            ),
-            timings,
-        ));
+        let people = Arc::new(
+            People::new(
+                clicks,
+                Arc::clone(&slack),
+                Arc::clone(&console),
+                Arc::clone(&ecs),
+                Evidence::for_flow(
+                    options.flow,
+                    Arc::clone(&store.store),
+                    decision_prefix.to_string(),
+                ),
+                timings,
+            )
+            .with_sweeper(Arc::clone(&bot)),
+        );
         Ok(Rehearsal {
             options,
             console,

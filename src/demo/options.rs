@@ -107,6 +107,9 @@ pub enum Story {
     /// An approver clicks Reroute, then Roll back now during bake time: ECS stops the deployment
     /// and rolls back.
     RollbackNow,
+    /// Nobody clicks at first: the sweep reminds the approver, then escalates to the on-call
+    /// group; then the approver approves.
+    Late,
 }
 
 /// What the deployment ends as.
@@ -153,6 +156,9 @@ impl Play {
             Play::Scripted(Story::RollbackNow) => {
                 "rollback-now: an approver clicks Reroute, then Roll back now during bake time"
             }
+            Play::Scripted(Story::Late) => {
+                "late: nobody clicks; the sweep reminds, then escalates; then an approver approves"
+            }
             Play::Interactive => "interactive: you decide, at this terminal",
         }
     }
@@ -161,7 +167,9 @@ impl Play {
     /// depends on what they type, so it is settled after the fact (see `expected_after`).
     pub fn expected(self) -> Option<Expected> {
         match self {
-            Play::Scripted(Story::Approve | Story::Unauthorized) => Some(Expected::Rerouted),
+            Play::Scripted(Story::Approve | Story::Unauthorized | Story::Late) => {
+                Some(Expected::Rerouted)
+            }
             Play::Scripted(Story::Reject | Story::Timeout | Story::RollbackNow) => {
                 Some(Expected::RolledBack)
             }

@@ -27,6 +27,9 @@ pub const MALLORY: Person = Person {
     user_id: "U0DEMOMALLORY",
 };
 
+/// The on-call user group the `late` story escalates to.
+pub const ON_CALL_GROUP: &str = "S0DEMOONCALL";
+
 /// Who deployed: CI tags the green task definition with her e-mail address.
 pub const CAROL: Person = Person {
     name: "carol",
@@ -89,6 +92,8 @@ pub struct People {
     evidence: Evidence,
     timings: Timings,
     acts: Mutex<Acts>,
+    /// The bot, for the sweep's passes in the `late` story.
+    sweeper: Option<Arc<crate::bot::Bot>>,
 }
 
 impl People {
@@ -108,7 +113,14 @@ impl People {
             evidence,
             timings,
             acts: Mutex::new(Acts::default()),
+            sweeper: None,
         }
+    }
+
+    /// Lets the `late` story run the sweep's passes on this bot.
+    pub fn with_sweeper(mut self, bot: Arc<crate::bot::Bot>) -> People {
+        self.sweeper = Some(bot);
+        self
     }
 
     /// What they did so far (the play may have been cut short when the deployment ended).
@@ -162,10 +174,33 @@ impl People {
                 self.decide(ALICE, &card, Decision::Approved).await;
                 self.roll_back_now(ALICE).await;
             }
+            Play::Scripted(Story::Late) => {
+                self.sweeps_pass().await;
+                self.decide(ALICE, &card, Decision::Approved).await;
+            }
             Play::Interactive => {
                 if let Some(lines) = input {
                     self.interactive(&card, lines).await;
                 }
+            }
+        }
+    }
+
+    /// Nobody clicks while the sweep runs: its clock is moved on by the policy's `remind_every`
+    /// (one reminder), then past `escalate_after` (the escalation); the gate's deadline is
+    /// further off, so it stays open.
+    async fn sweeps_pass(&self) {
+        let Some(bot) = &self.sweeper else {
+            return;
+        };
+        let now = chrono::Utc::now();
+        for (ahead, what) in [(61, "a minute later"), (121, "two minutes later")] {
+            self.console.line(
+                "sweep",
+                &format!("nobody has clicked; {what} the sweep's pass runs (its clock moved on)"),
+            );
+            if let Err(error) = bot.sweep(now + chrono::Duration::seconds(ahead)).await {
+                self.problem(format!("the sweep failed: {error}"));
             }
         }
     }
