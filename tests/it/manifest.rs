@@ -57,7 +57,16 @@ fn the_manifest_declares_the_command_interactivity_and_only_the_scopes_used() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(scopes, ["chat:write", "commands", "usergroups:read"]);
+    assert_eq!(
+        scopes,
+        [
+            "chat:write",
+            "commands",
+            "usergroups:read",
+            "users:read",
+            "users:read.email"
+        ]
+    );
     assert_eq!(
         manifest["settings"]["socket_mode_enabled"],
         Value::from(false)
