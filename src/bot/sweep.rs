@@ -243,7 +243,8 @@ fn waiting_on(rule: &Rule, votes: &[String], record: &GateRecord) -> Vec<String>
         .iter()
         .filter(|approver| match approver {
             Approver::User(id) => {
-                !votes.contains(id) && !(!rule.self_approval() && deployer == Some(id.as_str()))
+                let may_approve = rule.self_approval() || deployer != Some(id.as_str());
+                !votes.contains(id) && may_approve
             }
             Approver::Group(_) => true,
         })
