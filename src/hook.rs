@@ -284,24 +284,34 @@ impl Hook {
         }
         let mut marker = marker.clone();
         let marker = &mut marker;
+        let mut failed_reads: u32 = 0;
         loop {
             self.keep_request_alive(invocation, marker).await;
             let details = invocation.details_with(Some(marker));
+            let mut wait = self.settings.poll_interval;
             match self.decisions.get(marker.parameter_name.as_str()).await {
                 Ok(Some(value)) => return self.conclude(invocation, marker, &value).await,
-                Ok(None) => {}
+                Ok(None) => failed_reads = 0,
+                // Throttling, a 5xx, a timeout: SSM is there but busy. Never a reason to fail
+                // the deployment: wait longer before the next read, by a jittered amount so
+                // that the hooks of many open gates do not retry in step, and keep polling.
+                Err(error) if error.retryable => {
+                    failed_reads += 1;
+                    wait = backoff(self.settings.poll_interval, failed_reads);
+                    tracing::warn!(event = "gate.read_failed", gate_id = %marker.gate_id, error = %error, retryable = true, failed_reads, backoff_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+                }
                 Err(error) => {
                     if Utc::now() >= marker.deadline {
                         return self.time_out(invocation, marker).await;
                     }
-                    tracing::warn!(event = "gate.read_failed", gate_id = %marker.gate_id, error = %error, retryable = error.retryable, outcome = "IN_PROGRESS");
+                    tracing::warn!(event = "gate.read_failed", gate_id = %marker.gate_id, error = %error, retryable = false, outcome = "IN_PROGRESS");
                     return HookResponse::in_progress(self.settings.callback_delay, details);
                 }
             }
             if Utc::now() >= marker.deadline {
                 return self.time_out(invocation, marker).await;
             }
-            let next = Instant::now() + self.settings.poll_interval;
+            let next = Instant::now() + wait;
             if next >= window_end {
                 log_gate(
                     invocation,
@@ -445,8 +455,64 @@ fn log_gate(
 }
 
 /// The instant Lambda stops an invocation, from the runtime's deadline in epoch milliseconds.
+/// How long to wait after the `failures`-th failed read in a row: the poll interval doubled per
+/// failure up to [`MAX_BACKOFF_FACTOR`] times it, then scaled by a random factor in [0.5, 1), so
+/// that hooks throttled together spread out. Once SSM answers again, the next read is at most
+/// `MAX_BACKOFF_FACTOR` poll intervals away, inside the same invocation.
+fn backoff(poll_interval: std::time::Duration, failures: u32) -> std::time::Duration {
+    let factor = 2u32.saturating_pow(failures.min(8)).min(MAX_BACKOFF_FACTOR);
+    poll_interval
+        .saturating_mul(factor)
+        .mul_f64(0.5 + jitter() / 2.0)
+}
+
+/// At most this many poll intervals between two reads while SSM throttles.
+pub const MAX_BACKOFF_FACTOR: u32 = 4;
+
+/// A number in [0, 1) that differs between calls and processes: enough to spread retries (no
+/// need for a random-number crate; nothing here is a secret).
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos()),
+    );
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
 pub fn instant_of_deadline(deadline_epoch_ms: u64) -> Option<Instant> {
     let deadline = DateTime::<Utc>::from_timestamp_millis(i64::try_from(deadline_epoch_ms).ok()?)?;
     let remaining = (deadline - Utc::now()).to_std().unwrap_or(Duration::ZERO);
     Some(Instant::now() + remaining)
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let interval = Duration::from_secs(2);
+        for failures in 1..20 {
+            let wait = backoff(interval, failures);
+            let ceiling = interval * 2u32.pow(failures.min(2));
+            assert!(wait < ceiling, "{failures}: {wait:?}");
+            assert!(wait >= ceiling / 2, "{failures}: {wait:?}");
+            assert!(wait < interval * MAX_BACKOFF_FACTOR);
+        }
+        let spread: std::collections::BTreeSet<u128> =
+            (0..20).map(|_| backoff(interval, 3).as_micros()).collect();
+        assert!(spread.len() > 10, "jittered: {spread:?}");
+    }
+
+    #[test]
+    fn jitter_is_a_fraction() {
+        for _ in 0..1000 {
+            let j = jitter();
+            assert!((0.0..1.0).contains(&j), "{j}");
+        }
+    }
 }

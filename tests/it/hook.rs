@@ -622,3 +622,53 @@ async fn the_hook_publishes_again_until_its_gate_is_carded() {
         "not published once carded"
     );
 }
+
+/// SSM throttling while the hook polls: it backs off (jittered, bounded) and keeps polling
+/// instead of answering, never answers FAILED, and still sees the decision in the same
+/// invocation once SSM answers again.
+#[tokio::test]
+async fn throttled_reads_back_off_and_the_decision_is_still_seen() {
+    let proxy = crate::support::fault_proxy::FaultProxy::start().await;
+    let fixture = Fixture::with_ssm_endpoint(
+        &[
+            ("GREENLIGHT_POLL_WINDOW", "30"),
+            ("GREENLIGHT_POLL_INTERVAL", "0.2"),
+        ],
+        Some(&proxy.url),
+    )
+    .await;
+    // Nine refusals: the SDK retries each call (three attempts), so the hook sees three
+    // throttled reads in a row and backs off after each.
+    proxy.throttle("GetParameter", 9);
+    fixture.decide("approved").await;
+    let response = fixture.hook.handle(&fixture.payload(None), None).await;
+    assert_eq!(status(&response), "SUCCEEDED");
+    assert_eq!(proxy.throttled("GetParameter"), 9);
+    assert!(
+        !fixture.parameter_exists().await,
+        "the read decision is deleted"
+    );
+}
+
+/// Throttling that outlasts the invocation's window ends it with IN_PROGRESS, not FAILED.
+#[tokio::test]
+async fn throttling_through_a_whole_window_answers_in_progress() {
+    let proxy = crate::support::fault_proxy::FaultProxy::start().await;
+    let fixture = Fixture::with_ssm_endpoint(
+        &[
+            ("GREENLIGHT_POLL_WINDOW", "2"),
+            ("GREENLIGHT_POLL_INTERVAL", "0.2"),
+        ],
+        Some(&proxy.url),
+    )
+    .await;
+    proxy.throttle("GetParameter", 10_000);
+    fixture.decide("approved").await;
+    let response = fixture.hook.handle(&fixture.payload(None), None).await;
+    assert_eq!(status(&response), "IN_PROGRESS");
+    assert!(proxy.throttled("GetParameter") > 0);
+    assert!(
+        fixture.parameter_exists().await,
+        "nothing was read, nothing deleted"
+    );
+}

@@ -4,6 +4,7 @@
 pub mod block_kit;
 pub mod bot;
 pub mod ecs_double;
+pub mod fault_proxy;
 pub mod history;
 pub mod http_recorder;
 pub mod lambda_runtime;
