@@ -142,8 +142,10 @@ impl DynamoGateTable {
                 n(expires_at(record, self.retention, now).timestamp()),
             ),
         ]);
-        if record.status.is_open() {
+        if record.needs_sweep() {
             item.insert(schema::OPEN_GATE.to_owned(), s(schema::OPEN_GATE_VALUE));
+        }
+        if record.status.is_open() {
             if let Some(card) = &record.card {
                 item.insert(schema::OPEN_CHANNEL.to_owned(), s(card.channel.clone()));
             }
@@ -684,9 +686,13 @@ impl GateTable for DynamoGateTable {
             }
         };
         // An index is eventually consistent: a gate that closed a moment ago may still be there.
+        // The sweep's index also holds closed gates whose card is stale.
         Ok(gates
             .into_iter()
-            .filter(|stored| stored.record.status.is_open())
+            .filter(|stored| match which {
+                OpenGates::All => stored.record.needs_sweep(),
+                _ => stored.record.status.is_open(),
+            })
             .collect())
     }
 }

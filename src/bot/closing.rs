@@ -92,7 +92,22 @@ impl Bot {
         };
         if let Err(error) = self.refresh_card(record, votes).await {
             tracing::warn!(event = "slack.card_update_failed", gate_id = %record.gate_id, error = %error);
+            self.mark_card_stale(&record.gate_id).await;
         }
+    }
+
+    /// Notes that a gate's card may not show its record, for the sweep to redraw it. The mark is
+    /// kept from the first time on, so that repeated marks write nothing.
+    pub async fn mark_card_stale(&self, id: &GateId) {
+        let now = chrono::Utc::now();
+        let _ = self
+            .gates
+            .update(id, |record| {
+                if record.card.is_some() && record.card_stale_since.is_none() {
+                    record.card_stale_since = Some(now);
+                }
+            })
+            .await;
     }
 
     /// Deletes a Flow A gate's decision parameter once no hook will read it (the gate timed out,

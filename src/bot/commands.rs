@@ -19,6 +19,7 @@ use crate::slack::api::archive_link;
 
 use super::Bot;
 use super::decisions::Via;
+use super::edge::budget::ANSWER_BUDGET;
 use super::edge::error::BotError;
 use super::edge::extract::{SlackBody, VerifiedSlack};
 use crate::store::OpenGates;
@@ -80,17 +81,55 @@ pub async fn receive(
     State(bot): State<Arc<Bot>>,
     VerifiedSlack(request): VerifiedSlack<SlashRequest>,
 ) -> Result<Json<Value>, BotError> {
+    let arrived = tokio::time::Instant::now();
     let command = match request {
         SlashRequest::SslCheck => return Ok(ephemeral("")),
         SlashRequest::Command(command) => command,
     };
+    let (user, channel) = (command.user_id.clone(), command.channel_id.clone());
+    // The answer travels back through a one-shot channel: if Slack's time runs out first, the
+    // route answers that the outcome follows, and the command, once done, finds the channel
+    // closed and posts its answer as an ephemeral message instead (see `edge::budget`).
+    let (answer_tx, mut answer_rx) = tokio::sync::oneshot::channel::<String>();
+    let working = Arc::clone(&bot);
+    tokio::spawn(async move {
+        let answer = answer(&working, &command).await;
+        if let Err(answer) = answer_tx.send(answer)
+            && let Err(error) = working
+                .slack
+                .post_ephemeral(&command.channel_id, &command.user_id, &answer)
+                .await
+        {
+            tracing::warn!(event = "slack.ephemeral_failed", user = %command.user_id, error = %error);
+        }
+    });
+    match tokio::time::timeout_at(arrived + ANSWER_BUDGET, &mut answer_rx).await {
+        Ok(Ok(answer)) => Ok(ephemeral(answer)),
+        Ok(Err(_)) => Err(BotError::Unavailable(
+            "the command failed inside greenlight; try again".to_owned(),
+        )),
+        Err(_) => {
+            answer_rx.close();
+            if let Ok(answer) = answer_rx.try_recv() {
+                return Ok(ephemeral(answer));
+            }
+            tracing::warn!(event = "slack.answered_at_budget", route = "commands", user = %user, channel = %channel);
+            Ok(ephemeral(
+                "⏳ Still working on it: the outcome follows in a message only you see.",
+            ))
+        }
+    }
+}
+
+/// What `/deploy` answers to one command.
+async fn answer(bot: &Bot, command: &SlackCommandEvent) -> String {
     let (user, channel) = (&command.user_id, &command.channel_id);
     let text = command.text.clone().unwrap_or_default();
     tracing::info!(event = "command.received", command = %command.command, user = %user, channel = %channel, text = %text.chars().take(100).collect::<String>());
     let words: Vec<&str> = text.split_whitespace().collect();
-    let answer = match words.as_slice() {
-        ["status"] => status(&bot, user, channel, None).await,
-        ["status", service] => status(&bot, user, channel, Some(service)).await,
+    match words.as_slice() {
+        ["status"] => status(bot, user, channel, None).await,
+        ["status", service] => status(bot, user, channel, Some(service)).await,
         [verb @ ("approve" | "rollback"), gate, reason @ ..] => {
             let action = if *verb == "approve" {
                 Decision::Approved
@@ -116,8 +155,7 @@ pub async fn receive(
         }
         ["help"] | [] => HELP.to_owned(),
         _ => USAGE.to_owned(),
-    };
-    Ok(ephemeral(answer))
+    }
 }
 
 /// The open gates someone may see, each with the live state of its deployment from ECS: in a

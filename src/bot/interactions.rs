@@ -23,6 +23,7 @@ use crate::domain::gate::GateId;
 
 use super::Bot;
 use super::decisions::{Outcome, Via};
+use super::edge::budget::{Answered, within_budget};
 use super::edge::error::BotError;
 use super::edge::extract::{SlackBody, VerifiedSlack};
 use slack_morphism::prelude::{SlackChannelId, SlackUserId};
@@ -117,12 +118,50 @@ pub async fn receive(
     State(bot): State<Arc<Bot>>,
     VerifiedSlack(payload): VerifiedSlack<Payload>,
 ) -> Result<Response, BotError> {
-    match payload.kind.as_str() {
-        "block_actions" => block_actions(&bot, payload)
-            .await
-            .map(IntoResponse::into_response),
-        "view_submission" => Ok(view_submission(&bot, payload).await),
-        _ => Ok(StatusCode::OK.into_response()),
+    let arrived = tokio::time::Instant::now();
+    let gates = payload.gates_named();
+    let working = Arc::clone(&bot);
+    let work = async move {
+        match payload.kind.as_str() {
+            "block_actions" => block_actions(&working, payload)
+                .await
+                .map(IntoResponse::into_response),
+            "view_submission" => Ok(view_submission(&working, payload).await),
+            _ => Ok(StatusCode::OK.into_response()),
+        }
+    };
+    match within_budget(arrived, work).await? {
+        Answered::InTime(answer) => answer,
+        Answered::Late => {
+            // What is decided is decided; the card may still be on its way (see `budget`).
+            tracing::warn!(
+                event = "slack.answered_at_budget",
+                route = "interactions",
+                gates = gates.len()
+            );
+            tokio::spawn(async move {
+                for gate in gates {
+                    bot.mark_card_stale(&gate).await;
+                }
+            });
+            Ok(StatusCode::OK.into_response())
+        }
+    }
+}
+
+impl Payload {
+    /// The gates this interaction is about: the buttons' values, or the reason modal's gate.
+    fn gates_named(&self) -> Vec<GateId> {
+        let from_buttons = self
+            .actions
+            .iter()
+            .filter_map(|action| action.value.as_deref()?.parse().ok());
+        let from_modal = self
+            .view
+            .as_ref()
+            .and_then(|view| serde_json::from_str::<ReasonModal>(&view.private_metadata).ok())
+            .map(|modal| modal.gate);
+        from_buttons.chain(from_modal).collect()
     }
 }
 

@@ -39,6 +39,8 @@ pub struct SweepReport {
     pub closed_overdue: usize,
     pub posted: usize,
     pub refreshed: usize,
+    /// Cards redrawn because they were stale (a redraw failed or was cut short).
+    pub redrawn: usize,
     pub failed: usize,
 }
 
@@ -47,7 +49,7 @@ impl Bot {
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {
         let gates = self.gates.open_gates(&OpenGates::All).await?;
         let mut report = SweepReport {
-            open: gates.len(),
+            open: gates.iter().filter(|gate| gate.status.is_open()).count(),
             ..SweepReport::default()
         };
         for gate in gates {
@@ -67,6 +69,18 @@ impl Bot {
     }
 
     async fn sweep_gate(&self, record: GateRecord, now: DateTime<Utc>, report: &mut SweepReport) {
+        if !record.status.is_open() || record.card_stale_since.is_some() {
+            // A closed gate is here only for its stale card. An open one's card is drawn
+            // afresh first, so that nothing below works from what the card failed to show.
+            if self.redraw_stale(&record).await {
+                report.redrawn += 1;
+            } else {
+                report.failed += 1;
+            }
+            if !record.status.is_open() {
+                return;
+            }
+        }
         if record
             .deadline
             .is_some_and(|deadline| now > deadline + OVERDUE_GRACE)
@@ -113,6 +127,31 @@ impl Bot {
         if self.escalate(&record, rule, now).await {
             report.escalated += 1;
         }
+    }
+
+    /// Redraws a stale card from the record and clears the mark, unless it was marked again
+    /// meanwhile. Whether the card is now right.
+    async fn redraw_stale(&self, record: &GateRecord) -> bool {
+        let votes = if record.status.is_open() {
+            self.gates.votes(&record.gate_id).await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if let Err(error) = self.refresh_votes(record, votes).await {
+            tracing::warn!(event = "slack.card_update_failed", gate_id = %record.gate_id, error = %error);
+            return false;
+        }
+        let seen = record.card_stale_since;
+        let _ = self
+            .gates
+            .update(&record.gate_id, |stored| {
+                if stored.card_stale_since == seen {
+                    stored.card_stale_since = None;
+                }
+            })
+            .await;
+        tracing::info!(event = "sweep.card_redrawn", gate_id = %record.gate_id);
+        true
     }
 
     /// Closes a gate whose deadline passed with no close: as its timeout says (the hook, or ECS

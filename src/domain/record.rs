@@ -141,6 +141,17 @@ pub struct GateRecord {
     /// When the sweep escalated the gate; it does so once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalated_at: Option<DateTime<Utc>>,
+    /// Since when the card may not show this record: a redraw failed, or was still on its way
+    /// when the person had to be answered (Slack's 3 s). The sweep redraws it and clears this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_stale_since: Option<DateTime<Utc>>,
+}
+
+impl GateRecord {
+    /// Whether the sweep has something to do for this gate: it is open, or its card is stale.
+    pub fn needs_sweep(&self) -> bool {
+        self.status.is_open() || self.card_stale_since.is_some()
+    }
 }
 
 impl GateRecord {
@@ -174,6 +185,7 @@ impl GateRecord {
             probe: None,
             reminded_at: None,
             escalated_at: None,
+            card_stale_since: None,
         }
     }
 

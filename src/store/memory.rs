@@ -222,7 +222,10 @@ impl GateTable for MemoryGateTable {
         let gates = self.with(|t| {
             t.gates
                 .values()
-                .filter(|s| s.record.status.is_open())
+                .filter(|s| match which {
+                    OpenGates::All => s.record.needs_sweep(),
+                    _ => s.record.status.is_open(),
+                })
                 .filter(|s| match which {
                     OpenGates::InChannel(channel) => s
                         .record

@@ -74,7 +74,8 @@ pub enum OpenGates {
     InChannel(String),
     /// The open gates of services with this name (in any cluster).
     OfService(String),
-    /// Every open gate, carded or not: the sweep's pass.
+    /// Every gate the sweep has work for: open ones, carded or not, and closed ones whose card
+    /// is stale.
     All,
 }
 

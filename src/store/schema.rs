@@ -37,7 +37,8 @@ pub const DEPLOYMENT_ARN: &str = "deployment_arn";
 pub const OPEN_CHANNEL: &str = "open_channel";
 /// The service's name, only while the gate is open.
 pub const OPEN_SERVICE: &str = "open_service";
-/// [`OPEN_GATE_VALUE`], only while the gate is open: the sweep's one index of every open gate.
+/// [`OPEN_GATE_VALUE`], only while the sweep has work for the gate (it is open, or its card is
+/// stale): the sweep's one index.
 pub const OPEN_GATE: &str = "open_gate";
 /// The one value of [`OPEN_GATE`]. One partition holds every open gate; open gates are few (a
 /// team's deployments in flight), so it stays far below a partition's throughput.

@@ -6,6 +6,7 @@ mod block_kit;
 mod clicks;
 mod commands;
 mod demo;
+mod faults;
 mod hook;
 mod judgement;
 mod manifest;

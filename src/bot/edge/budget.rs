@@ -1,0 +1,45 @@
+//! Slack's 3 seconds: whatever a click, a modal submission or a command still has to do when
+//! 2.5 s have passed since it arrived goes on without the person waiting.
+//!
+//! The work runs as its own task; the route waits for it at most [`ANSWER_BUDGET`]. What is
+//! decided is decided first (the lock, the decision, the record), so an answer given at the
+//! budget never hides a decision that did not happen; what is left is drawing: the card, the
+//! thread note, the ephemeral answer. A route that answers at the budget marks the gate's card
+//! stale, and the sweep redraws it within a minute if the task does not finish (on Lambda, the
+//! environment is frozen once the answer is sent, and a task resumes only when it thaws).
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::error::BotError;
+
+/// How long after a request arrived it is answered, whatever is still running: Slack shows the
+/// person a timeout at 3 s.
+pub const ANSWER_BUDGET: Duration = Duration::from_millis(2500);
+
+/// What came of waiting for the work within the budget.
+pub enum Answered<T> {
+    /// The work finished in time, with this.
+    InTime(T),
+    /// The budget ran out; the work goes on by itself.
+    Late,
+}
+
+/// Runs `work` as a task and waits for it until `ANSWER_BUDGET` after `arrived`.
+pub async fn within_budget<T, W>(arrived: Instant, work: W) -> Result<Answered<T>, BotError>
+where
+    T: Send + 'static,
+    W: Future<Output = T> + Send + 'static,
+{
+    let task = tokio::spawn(work);
+    match tokio::time::timeout_at(arrived + ANSWER_BUDGET, task).await {
+        Ok(Ok(answer)) => Ok(Answered::InTime(answer)),
+        // A panic in the work: the request failed, and says so (the process serves on).
+        Ok(Err(_)) => Err(BotError::Unavailable(
+            "the request failed inside greenlight; try again".to_owned(),
+        )),
+        Err(_) => Ok(Answered::Late),
+    }
+}
