@@ -490,6 +490,33 @@ async fn ecs_refusing_for_another_reason_keeps_the_buttons() {
     );
 }
 
+/// ECS failing (500) during the Continue: the person is told nothing was decided, the gate
+/// stays decidable, and a retry makes exactly one more `ContinueServiceDeployment`, which
+/// decides. (The SDK retries a 500 itself: every attempt of the first click fails here.)
+#[tokio::test]
+async fn ecs_failing_during_a_continue_keeps_the_gate_decidable_and_a_retry_continues_once() {
+    let bot = TestBot::start().await;
+    let (_, gate) = open_pause(&bot, "prod").await;
+    bot.ecs.fail_next("ContinueServiceDeployment", 3);
+    bot.click(ALICE, REROUTE, &gate).await;
+    let failed_attempts = bot.ecs.calls_to("ContinueServiceDeployment").len();
+    assert!(failed_attempts >= 1);
+    assert!(ephemerals_for(&bot, ALICE)[0].contains("Nothing was decided"));
+    assert!(record(&bot, &gate).await.status.is_open());
+    assert_eq!(
+        action_ids(&card(&bot, &gate).await)[..2],
+        [REROUTE, ROLLBACK]
+    );
+    bot.ecs.fail_next("ContinueServiceDeployment", 0);
+    bot.click(ALICE, REROUTE, &gate).await;
+    assert_eq!(
+        bot.ecs.calls_to("ContinueServiceDeployment").len(),
+        failed_attempts + 1,
+        "exactly one more Continue"
+    );
+    assert!(!record(&bot, &gate).await.status.is_open());
+}
+
 #[tokio::test]
 async fn a_pause_continued_outside_greenlight_closes_the_card() {
     let bot = TestBot::start().await;

@@ -18,6 +18,8 @@ struct EcsState {
     calls: Vec<(String, Value)>,
     failing: bool,
     rejections: HashMap<String, Rejection>,
+    /// Operation → how many of its next calls answer 500.
+    server_errors: HashMap<String, usize>,
     /// Service revisions by ARN, as `DescribeServiceRevisions` reports them.
     revisions: HashMap<String, Value>,
     /// Task definitions by ARN, with their tags.
@@ -122,6 +124,15 @@ impl EcsDouble {
             .collect()
     }
 
+    /// The next `times` calls of `operation` answer 500 `ServerException`.
+    pub fn fail_next(&self, operation: &str, times: usize) {
+        self.state
+            .lock()
+            .expect("lock")
+            .server_errors
+            .insert(operation.to_owned(), times);
+    }
+
     /// From now on every call answers 500.
     pub fn set_failing(&self, failing: bool) {
         self.state.lock().expect("lock").failing = failing;
@@ -156,6 +167,16 @@ async fn handle(
             StatusCode::INTERNAL_SERVER_ERROR,
             "ServerException",
             "the double is failing on purpose",
+        );
+    }
+    if let Some(left) = state.server_errors.get_mut(&operation)
+        && *left > 0
+    {
+        *left -= 1;
+        return aws_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServerException",
+            "the double fails this call on purpose",
         );
     }
     if let Some(rejection) = state.rejections.get(&operation).cloned() {
