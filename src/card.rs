@@ -52,6 +52,8 @@ const FIELD_MAX: usize = 2000;
 const CONFIRM_TITLE_MAX: usize = 100;
 const CONFIRM_TEXT_MAX: usize = 300;
 const FALLBACK_TEXT_MAX: usize = 3000;
+const CONTEXT_TEXT_MAX: usize = 3000;
+const BUTTON_URL_MAX: usize = 3000;
 
 /// What the bot knows about a gate beyond its record: votes so far, the policy's verdict on
 /// whether anyone may approve, and a live status line.
@@ -131,11 +133,19 @@ pub fn gate_card(record: &GateRecord, view: &CardView) -> RenderedCard {
             blocks.push(SlackActionsBlock::new(buttons).into());
         }
     } else if let Some(line) = outcome_line(record) {
+        // The link only if it fits whole: a clipped link would point somewhere else.
         let line = match record.console_url.as_deref().and_then(link_target) {
-            Some(url) => format!("{line}\n<{url}|Open in ECS console>"),
+            Some(url) => {
+                let with_link = format!("{line}\n<{url}|Open in ECS console>");
+                if with_link.chars().count() <= SECTION_TEXT_MAX {
+                    with_link
+                } else {
+                    line
+                }
+            }
             None => line,
         };
-        blocks.push(section(&line));
+        blocks.push(section(&clip(&line, SECTION_TEXT_MAX)));
         if view.offer_rollback_now {
             blocks.push(SlackActionsBlock::new(vec![rollback_now_button(record)]).into());
         }
@@ -316,7 +326,9 @@ fn buttons(record: &GateRecord, view: &CardView) -> Vec<SlackActionBlockElement>
         .console_url
         .as_deref()
         .and_then(|url| url::Url::parse(url).ok())
-        .filter(|url| url.scheme() == "https")
+        // Slack refuses a whole card whose button URL is over its limit (a console link is
+        // built from the deployment ARN, whose region the parser does not bound): no button then.
+        .filter(|url| url.scheme() == "https" && url.as_str().chars().count() <= BUTTON_URL_MAX)
     {
         elements.push(
             SlackBlockButtonElement::new(plain_only("Open in ECS console"))
@@ -419,7 +431,8 @@ fn context(record: &GateRecord, view: &CardView) -> Vec<SlackContextBlockElement
         // A recipe gate: nothing ties it to a deployment greenlight could check.
         line.push_str(RECIPE_NOTE);
     }
-    vec![SlackBlockMarkDownText::new(line).into()]
+    // Votes and the status line are not bounded by anything the card controls.
+    vec![SlackBlockMarkDownText::new(clip(&line, CONTEXT_TEXT_MAX)).into()]
 }
 
 /// The audit-trail entries greenlight posts in the card's thread.
@@ -1414,5 +1427,56 @@ mod tests {
         for line in &lines {
             assert_eq!(line.width(), lines[0].width(), "{line:?}\n{drawing}");
         }
+    }
+
+    // Found by the property tests (tests/it/properties.rs): the ARN parser takes a region of any
+    // length, and the console link is built from it; a link over Slack's 3,000 characters made
+    // Slack refuse the whole card (`invalid_blocks`), so the gate had no card at all.
+    #[test]
+    fn a_console_link_too_long_for_a_button_is_left_out_not_the_card() {
+        let region = "x".repeat(1_600);
+        let arn = format!("arn:aws:ecs:{region}:123456789012:service-deployment/prod/web/d1")
+            .parse::<crate::domain::deployment::ServiceDeploymentArn>()
+            .unwrap();
+        let long = GateRecord {
+            console_url: Some(arn.console_url()),
+            ..record()
+        };
+        assert!(long.console_url.as_deref().unwrap().len() > 3_000);
+        let blocks = json_blocks(&gate_card(&long, &view()));
+        let buttons = buttons(&blocks);
+        assert!(button(&buttons, CONSOLE_ACTION_ID).is_none());
+        assert!(button(&buttons, REROUTE_ACTION_ID).is_some());
+
+        let closed = GateRecord {
+            status: GateStatus::TimedOut {
+                action: TimeoutAction::Rollback,
+                at: at(1_777_003_600),
+            },
+            ..long
+        };
+        for block in json_blocks(&gate_card(&closed, &view())) {
+            if let Some(text) = block["text"]["text"].as_str() {
+                assert!(text.chars().count() <= SECTION_TEXT_MAX);
+                assert!(!text.contains("Open in ECS console"));
+            }
+        }
+    }
+
+    // Found by the property tests: the context line (gate id, votes, status line) was not
+    // clipped, and a context element over 3,000 characters made Slack refuse the card.
+    #[test]
+    fn a_long_status_line_or_many_votes_are_clipped_in_the_context() {
+        let view = CardView {
+            votes: (0..400).map(|n| format!("U{n:09}")).collect(),
+            quorum: 500,
+            status_line: Some("<&>".repeat(2_000)),
+            ..view()
+        };
+        let blocks = json_blocks(&gate_card(&record(), &view));
+        let context = of_type(&blocks, "context");
+        let text = context[0]["elements"][0]["text"].as_str().unwrap();
+        assert_eq!(text.chars().count(), CONTEXT_TEXT_MAX);
+        assert!(text.starts_with("Gate `gl-0123456789ab`"));
     }
 }
