@@ -9,6 +9,7 @@ mod demo;
 mod hook;
 mod manifest;
 mod pause;
+mod properties;
 mod router;
 mod slack;
 mod sns_intake;
