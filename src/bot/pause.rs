@@ -144,7 +144,10 @@ async fn open_pause_gate(
 }
 
 /// The gate record of a waiting pause: what the event says, completed from ECS's own view.
-fn pause_record(
+///
+/// Public (the module is) because it is pure and reads what an `ECS Hook State Change` event
+/// says: the fuzz targets and property tests draw its card from arbitrary events.
+pub fn pause_record(
     hook: &HookEvent,
     gate_id: GateId,
     state: Option<&DeploymentState>,

@@ -11,6 +11,7 @@ mod hook;
 mod judgement;
 mod manifest;
 mod pause;
+mod properties;
 mod router;
 mod slack;
 mod sns_intake;
