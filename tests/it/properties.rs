@@ -22,6 +22,10 @@ use greenlight::bot::pause::pause_record;
 use greenlight::card::{AuditEvent, CardView, gate_card, thread_note};
 use greenlight::demo::sns::NoFetch;
 use greenlight::domain::deployment::ServiceDeploymentArn;
+use greenlight::domain::evidence::{
+    AlarmReading, ContainerImage, Deployer, Evidence, ProbeResult, Reading, RevisionChange,
+    TaskCount, TaskDefinitionView,
+};
 use greenlight::domain::gate::{
     Decision, GateId, ParameterName, TimeoutAction, decision_parameter,
 };
@@ -32,6 +36,7 @@ use greenlight::domain::progress::{
 };
 use greenlight::domain::record::{CardLocation, GateRecord, GateStatus, Resolution};
 use greenlight::domain::stage::LifecycleStage;
+use greenlight::policy::AskReason;
 use greenlight::policy::Policy;
 use greenlight::slack::SlackRequestVerifier;
 use greenlight::slack::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers};
@@ -154,10 +159,13 @@ fn timeout_action() -> BoxedStrategy<TimeoutAction> {
 fn status() -> BoxedStrategy<GateStatus> {
     prop_oneof![
         Just(GateStatus::Open),
-        (decision(), text(), instant()).prop_map(|(decision, by, at)| GateStatus::Decided {
-            decision,
-            by,
-            at
+        (decision(), text(), instant(), maybe(text())).prop_map(|(decision, by, at, reason)| {
+            GateStatus::Decided {
+                decision,
+                by,
+                at,
+                reason,
+            }
         }),
         (timeout_action(), instant()).prop_map(|(action, at)| GateStatus::TimedOut { action, at }),
         (text(), instant()).prop_map(|(outcome, at)| GateStatus::ResolvedElsewhere { outcome, at }),
@@ -246,6 +254,88 @@ fn url() -> BoxedStrategy<String> {
 
 /// Every field of a gate record, as the store could hold it: from a greenlight hook, a recipe
 /// hook or a pause, in any state.
+fn reading<T: std::fmt::Debug + Clone + 'static>(
+    value: BoxedStrategy<T>,
+) -> BoxedStrategy<Reading<T>> {
+    prop_oneof![
+        value.prop_map(Reading::Read),
+        text().prop_map(Reading::Unreadable)
+    ]
+    .boxed()
+}
+
+fn task_definition_view() -> BoxedStrategy<TaskDefinitionView> {
+    let image =
+        (text(), text(), maybe(text())).prop_map(|(container, image, digest)| ContainerImage {
+            container,
+            image,
+            digest,
+        });
+    (text(), proptest::collection::vec(image, 0..4))
+        .prop_map(|(name, images)| TaskDefinitionView { name, images })
+        .boxed()
+}
+
+/// What the bot read for a card, with texts from anywhere (alarm and image names are not ours).
+fn evidence() -> BoxedStrategy<Evidence> {
+    let change = (
+        task_definition_view(),
+        proptest::collection::vec(task_definition_view(), 0..3),
+    )
+        .prop_map(|(target, sources)| RevisionChange { target, sources })
+        .boxed();
+    let alarm = (
+        text(),
+        prop_oneof![
+            Just("OK".to_owned()),
+            Just("ALARM".to_owned()),
+            Just("INSUFFICIENT_DATA".to_owned()),
+            text()
+        ],
+        maybe(instant()),
+    )
+        .prop_map(|(name, state, since)| AlarmReading { name, state, since });
+    let alarms = proptest::collection::vec(alarm, 0..12).boxed();
+    (
+        instant(),
+        maybe(reading(change)),
+        maybe(reading(alarms)),
+        maybe(
+            (any::<u32>(), any::<u32>())
+                .prop_map(|(running, desired)| TaskCount { running, desired }),
+        ),
+    )
+        .prop_map(|(read_at, revisions, alarms, tasks)| Evidence {
+            read_at,
+            revisions,
+            alarms,
+            tasks,
+        })
+        .boxed()
+}
+
+fn deployer() -> BoxedStrategy<Deployer> {
+    prop_oneof![
+        text().prop_map(Deployer::SlackUser),
+        text().prop_map(Deployer::Email)
+    ]
+    .boxed()
+}
+
+fn probe() -> BoxedStrategy<ProbeResult> {
+    (
+        instant(),
+        proptest::collection::vec(maybe(any::<u16>()), 0..8),
+        maybe(any::<u64>()),
+    )
+        .prop_map(|(at, statuses, median_ms)| ProbeResult {
+            at,
+            statuses,
+            median_ms,
+        })
+        .boxed()
+}
+
 fn record() -> BoxedStrategy<GateRecord> {
     let identity = (
         gate_id(),
@@ -272,7 +362,8 @@ fn record() -> BoxedStrategy<GateRecord> {
         maybe(progress()),
         any::<bool>(),
     );
-    (identity, details)
+    let judgement = (maybe(evidence()), maybe(deployer()), maybe(probe()));
+    (identity, details, judgement)
         .prop_map(
             |(
                 (gate_id, resolution, title, description, region, deployment, stage, status),
@@ -288,6 +379,7 @@ fn record() -> BoxedStrategy<GateRecord> {
                     progress,
                     carded,
                 ),
+                (evidence, deployer, probe),
             )| {
                 let console_url = console_url
                     .or_else(|| deployment.as_ref().map(ServiceDeploymentArn::console_url));
@@ -313,6 +405,9 @@ fn record() -> BoxedStrategy<GateRecord> {
                     status,
                     step,
                     deployment: progress,
+                    evidence,
+                    deployer,
+                    probe,
                     ..GateRecord::new(gate_id, resolution, title)
                 }
             },
@@ -327,14 +422,22 @@ fn view() -> BoxedStrategy<CardView> {
         any::<bool>(),
         maybe(text()),
         any::<bool>(),
+        prop_oneof![
+            Just(AskReason::Never),
+            Just(AskReason::Rollback),
+            Just(AskReason::Always)
+        ],
     )
         .prop_map(
-            |(votes, quorum, approvers_configured, status_line, offer_rollback_now)| CardView {
-                votes,
-                quorum,
-                approvers_configured,
-                status_line,
-                offer_rollback_now,
+            |(votes, quorum, approvers_configured, status_line, offer_rollback_now, ask_reason)| {
+                CardView {
+                    votes,
+                    quorum,
+                    approvers_configured,
+                    ask_reason,
+                    status_line,
+                    offer_rollback_now,
+                }
             },
         )
         .boxed()
@@ -432,6 +535,7 @@ fn default_view() -> CardView {
         votes: Vec::new(),
         quorum: 1,
         approvers_configured: true,
+        ask_reason: AskReason::Never,
         status_line: None,
         offer_rollback_now: true,
     }
@@ -596,6 +700,8 @@ proptest! {
                 timeout_action: None,
                 console_url: None,
                 test_url: None,
+                deployer: None,
+                probe: None,
             };
             if let Ok(bound) = request.bind(&prefix) {
                 prop_assert!(bound.parameter_name.is_under(&prefix));
@@ -620,7 +726,8 @@ proptest! {
         let event = match &kind {
             AuditEventKind::Approval => AuditEvent::Approval { by: &by, votes, quorum },
             AuditEventKind::Decided(decision, at) => {
-                AuditEvent::Decided { decision: *decision, by: &by, at: *at }
+                // The person's words as the reason: from anywhere, like the name.
+                AuditEvent::Decided { decision: *decision, by: &by, at: *at, reason: Some(&by) }
             }
             AuditEventKind::TimedOut(action, at) => AuditEvent::TimedOut { action: *action, at: *at },
             AuditEventKind::ResolvedElsewhere(at) => {
@@ -921,6 +1028,7 @@ fn fuzz_finding_a_context_line_over_slacks_limit_is_clipped() {
         votes: vec!["U0ALICE01".to_owned(), "not a user <&>".to_owned()],
         quorum: 3,
         approvers_configured: false,
+        ask_reason: AskReason::Always,
         status_line: Some(record.title.clone()),
         offer_rollback_now: true,
     };
