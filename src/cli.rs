@@ -215,18 +215,27 @@ async fn run_hook_once(hook: &Hook, path: &PathBuf) -> ExitCode {
     }
 }
 
+/// The bot (and the sweep, which takes its settings) from the environment, or the exit code of a
+/// refused start-up, with the setting named.
+async fn build_bot() -> Result<Arc<crate::bot::Bot>, ExitCode> {
+    match crate::wiring::bot_from_env(&ProcessEnv).await {
+        Ok(bot) => Ok(Arc::new(bot)),
+        Err(error) => {
+            tracing::error!(event = "startup.refused", variable = error.variable, problem = %error.problem);
+            eprintln!("greenlight: {error}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 /// The sweep: on Lambda, one pass per invocation (the schedule's event is ignored); otherwise
 /// one pass now, its report printed as one JSON line. A pass that cannot read the gate table
 /// fails (the invocation errors, which the template's alarm counts).
 async fn run_sweep(on_lambda: bool) -> ExitCode {
     crate::telemetry::init("info");
-    let bot = match crate::wiring::bot_from_env(&ProcessEnv).await {
-        Ok(bot) => Arc::new(bot),
-        Err(error) => {
-            tracing::error!(event = "startup.refused", variable = error.variable, problem = %error.problem);
-            eprintln!("greenlight: {error}");
-            return ExitCode::from(2);
-        }
+    let bot = match build_bot().await {
+        Ok(bot) => bot,
+        Err(code) => return code,
     };
     if on_lambda {
         let handler = service_fn(move |_: LambdaEvent<Value>| {
@@ -260,13 +269,9 @@ async fn run_sweep(on_lambda: bool) -> ExitCode {
 /// Serves the bot: inside Lambda through the runtime API, or on `addr` locally.
 async fn run_bot(addr: Option<SocketAddr>) -> ExitCode {
     crate::telemetry::init("info");
-    let bot = match crate::wiring::bot_from_env(&ProcessEnv).await {
-        Ok(bot) => Arc::new(bot),
-        Err(error) => {
-            tracing::error!(event = "startup.refused", variable = error.variable, problem = %error.problem);
-            eprintln!("greenlight: {error}");
-            return ExitCode::from(2);
-        }
+    let bot = match build_bot().await {
+        Ok(bot) => bot,
+        Err(code) => return code,
     };
     let app = crate::bot::app(bot);
     let served = match addr {
