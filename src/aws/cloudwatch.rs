@@ -31,7 +31,9 @@ fn reading(
 ) -> AlarmReading {
     AlarmReading {
         name: name.unwrap_or_default(),
-        state: state.map(|state| state.as_str().to_owned()).unwrap_or_default(),
+        state: state
+            .map(|state| state.as_str().to_owned())
+            .unwrap_or_default(),
         since: since.and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos())),
     }
 }
@@ -54,11 +56,19 @@ impl AlarmStates for CloudWatchAlarms {
                 .map_err(|err| adapter_error("cloudwatch:DescribeAlarms", &err))?;
             let metric = output.metric_alarms.unwrap_or_default().into_iter();
             readings.extend(metric.map(|alarm| {
-                reading(alarm.alarm_name, alarm.state_value, alarm.state_updated_timestamp)
+                reading(
+                    alarm.alarm_name,
+                    alarm.state_value,
+                    alarm.state_updated_timestamp,
+                )
             }));
             let composite = output.composite_alarms.unwrap_or_default().into_iter();
             readings.extend(composite.map(|alarm| {
-                reading(alarm.alarm_name, alarm.state_value, alarm.state_updated_timestamp)
+                reading(
+                    alarm.alarm_name,
+                    alarm.state_value,
+                    alarm.state_updated_timestamp,
+                )
             }));
         }
         Ok(readings)
