@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::support::bot::{ALICE, BOB, CHANNEL, Options, SIGNING_SECRET, TestBot};
+use crate::support::bot::{ALICE, BOB, Options, TestBot};
 use crate::support::moto::{self, ACCOUNT, REGION};
 use greenlight::card::{REROUTE_ACTION_ID, ROLLBACK_ACTION_ID};
 
@@ -370,7 +370,6 @@ async fn a_reason_is_asked_in_a_modal_and_the_submission_decides_with_it() {
         ))
         .await;
     assert!(body.contains("already"), "{body}");
-    let _ = SIGNING_SECRET;
 }
 
 #[tokio::test]
@@ -503,5 +502,4 @@ async fn the_sweep_closes_an_overdue_gate_whose_timeout_never_arrived() {
         .await
         .unwrap();
     assert_eq!(next.open, 0);
-    let _ = CHANNEL;
 }
