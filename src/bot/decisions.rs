@@ -246,6 +246,10 @@ impl Bot {
     /// The rule's name, when it asks a reason for this decision on this gate: the button then
     /// opens the reason modal instead of deciding.
     pub async fn reason_asked(&self, gate: &GateId, decision: Decision) -> Option<String> {
+        // Most policies ask no reason: then a click costs no extra read of its gate.
+        if !self.policy.asks_reasons() {
+            return None;
+        }
         let record = self.gates.load(gate).await.ok().flatten()?;
         let rule = self
             .policy

@@ -119,10 +119,16 @@ impl Bot {
     /// Adds an audit-trail reply under the card. A failure is logged, not returned: the decision
     /// itself has already happened and is in the structured log.
     pub async fn note_in_thread(&self, record: &GateRecord, event: &AuditEvent<'_>) {
+        self.post_in_thread(record, thread_note(record, event))
+            .await;
+    }
+
+    /// Posts `text` under the gate's card (audit notes, the sweep's reminders and escalation). A
+    /// failure is logged, not returned.
+    pub async fn post_in_thread(&self, record: &GateRecord, text: String) {
         let Some(card) = &record.card else {
             return;
         };
-        let text = thread_note(record, event);
         let reply = OutgoingMessage::text(card.channel.clone(), text).in_thread(card.thread_root());
         if let Err(error) = self.slack.post_message(&reply).await {
             tracing::warn!(event = "slack.thread_note_failed", gate_id = %record.gate_id, error = %error);

@@ -19,7 +19,6 @@ use crate::card::{escalation_note, reminder_note};
 use crate::domain::gate::TimeoutAction;
 use crate::domain::record::{GateRecord, GateStatus};
 use crate::policy::{Approver, Rule};
-use crate::slack::api::OutgoingMessage;
 use crate::store::{OpenGates, StoreError};
 
 use super::Bot;
@@ -260,16 +259,6 @@ impl Bot {
         match self.gates.update(&record.gate_id, change).await {
             Ok(Some(update)) => update.changed(),
             _ => false,
-        }
-    }
-
-    async fn post_in_thread(&self, record: &GateRecord, text: String) {
-        let Some(card) = &record.card else {
-            return;
-        };
-        let reply = OutgoingMessage::text(card.channel.clone(), text).in_thread(card.thread_root());
-        if let Err(error) = self.slack.post_message(&reply).await {
-            tracing::warn!(event = "slack.thread_note_failed", gate_id = %record.gate_id, error = %error);
         }
     }
 }

@@ -11,6 +11,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::policy::Approver;
+
 /// The task-definition tag CI sets to say who deployed: a Slack user ID or an e-mail address.
 pub const DEPLOYER_TAG: &str = "greenlight:deployer";
 /// The key of a gate request's `additionalContext` that names the deployer, for hooks that know.
@@ -208,14 +210,9 @@ impl Deployer {
     /// ignored (a name would be a guess at who it means).
     pub fn parse(text: &str) -> Option<Deployer> {
         let text = text.trim();
-        let bytes = text.as_bytes();
-        let slack_id = (9..=32).contains(&bytes.len())
-            && matches!(bytes[0], b'U' | b'W')
-            && bytes[1..]
-                .iter()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        if slack_id {
-            return Some(Deployer::SlackUser(text.to_owned()));
+        // A Slack user ID as the policy reads one (a user group cannot have deployed).
+        if let Some(Approver::User(id)) = Approver::parse(text) {
+            return Some(Deployer::SlackUser(id));
         }
         let email = text.len() <= 254
             && text.split_once('@').is_some_and(|(local, domain)| {

@@ -1071,6 +1071,14 @@ impl Policy {
         &self.origin
     }
 
+    /// Whether any rule asks a reason for some decision: when none does, a click needs no look at
+    /// its gate's rule before it decides.
+    pub fn asks_reasons(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|rule| rule.ask_reason() != AskReason::Never)
+    }
+
     /// Whether any rule lets anyone decide; worth a warning at start-up when not.
     pub fn has_approvers(&self) -> bool {
         self.rules.iter().any(Rule::has_approvers)

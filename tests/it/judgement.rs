@@ -152,6 +152,26 @@ async fn the_card_shows_what_is_deployed_the_alarms_the_tasks_and_who_deployed()
     assert!(record["evidence"]["readAt"].is_string());
 }
 
+/// Without the `users:read.email` scope Slack answers `missing_scope`: the deployer is shown as
+/// the address, and nobody's approval is refused because of it.
+#[tokio::test]
+async fn a_deployer_slack_cannot_look_up_is_shown_as_their_address() {
+    let bot = TestBot::with(policy("self_approval = false")).await;
+    let cluster = moto::unique("no-scope");
+    deploy_at_ecs(&bot, &cluster, &[], Some("carol@example.com"));
+    bot.slack.set_email("carol@example.com", CAROL);
+    bot.slack.fail_next(
+        "users.lookupByEmail",
+        crate::support::slack_double::Failure::Error("missing_scope".to_owned()),
+        1,
+    );
+    let (gate, parameter) = bot.open_gate(&cluster).await;
+    let card = card_text(&bot, &gate).await;
+    assert!(card.contains("*Deployed by*\\ncarol@example.com"), "{card}");
+    bot.click(CAROL, REROUTE_ACTION_ID, &gate).await;
+    assert_eq!(bot.parameter(&parameter).await.as_deref(), Some("approved"));
+}
+
 #[tokio::test]
 async fn evidence_that_cannot_be_read_says_so_and_blocks_nothing() {
     let bot = TestBot::with(policy("")).await;
