@@ -1,9 +1,12 @@
 """Beside the recipe: one whole-process invocation of the recipe-style Python hook
-(`benches/recipe_hook.py`, boto3) next to one of `greenlight hook`, both against the same moto,
+(`benches/recipe_hook.py`, boto3) next to one of `greenlight-hook` (the hook-only binary the
+template deploys to the hook function) and, for reference, of `greenlight hook` (the same hook in
+the whole binary), all against the same moto,
 and the time from a click's decision write to the hook's answer.
 
 Run by `scripts/bench` with the bench venv's Python (which has boto3); needs
-`GREENLIGHT_TEST_MOTO_URL` (moto) and `GREENLIGHT_BENCH_BINARY` (the release binary).
+`GREENLIGHT_TEST_MOTO_URL` (moto), `GREENLIGHT_BENCH_BINARY` (the release `greenlight`) and
+`GREENLIGHT_BENCH_HOOK_BINARY` (the release `greenlight-hook`).
 `GREENLIGHT_BENCH_RECIPE_RUNS` (default 30, at least 20) sets the timed runs per figure and
 `GREENLIGHT_BENCH_DECISION_RUNS` (default 20, at least 20) the click-to-answer runs.
 
@@ -12,7 +15,8 @@ gate waits):
 - recipe: `python -c` a runner that imports `recipe_hook` (boto3, the SSM and SNS clients: Lambda's
   init) and calls `lambda_handler` once with an ECS lifecycle-hook payload whose `hookDetails` say
   the notification went out, then prints the answer;
-- greenlight: `greenlight hook --event payload.json` with `GREENLIGHT_POLL_WINDOW=0`, with the
+- greenlight: `greenlight-hook --event payload.json` (and `greenlight hook --event …`) with
+  `GREENLIGHT_POLL_WINDOW=0`, with the
   `hookDetails` its own first invocation answered (so it reads the decision once and answers),
   building its SSM, SNS and ECS clients at start-up as in Lambda.
 Two cases each: the parameter is absent (one read, `IN_PROGRESS`), and it holds `approved` (read,
@@ -24,7 +28,7 @@ that one process: `/usr/bin/time` is a small program that forks and execs, and a
 driver) would inflate it. Wall time is taken here around the whole spawn and wait, so it includes
 `/usr/bin/time`'s own fork and exec (about a millisecond) on both sides.
 
-Click to answer, greenlight: `greenlight hook --event` with the production polling settings (840 s
+Click to answer, greenlight: `greenlight-hook --event` with the production polling settings (840 s
 window, 2 s interval) is started; after a random wait (0.3 to 4.3 s, so clicks fall anywhere in the
 polling cycle) the decision is written as a click writes it (a create-only `PutParameter` of
 `approved`) and the time is taken from just before that write to the hook's answer line on its
@@ -84,7 +88,8 @@ def mib(kib):
 class Bench:
     def __init__(self):
         self.moto = os.environ["GREENLIGHT_TEST_MOTO_URL"]
-        self.binary = os.environ["GREENLIGHT_BENCH_BINARY"]
+        self.whole_binary = os.environ["GREENLIGHT_BENCH_BINARY"]
+        self.binary = os.environ["GREENLIGHT_BENCH_HOOK_BINARY"]
         self.runs = count("GREENLIGHT_BENCH_RECIPE_RUNS", 30, 20)
         self.decision_runs = count("GREENLIGHT_BENCH_DECISION_RUNS", 20, 20)
         self.tmp = tempfile.TemporaryDirectory(prefix="beside-recipe-")
@@ -141,7 +146,10 @@ class Bench:
         return [sys.executable, "-c", RUNNER, payload_path]
 
     def greenlight_command(self, payload_path):
-        return [self.binary, "hook", "--event", payload_path]
+        return [self.binary, "--event", payload_path]
+
+    def whole_command(self, payload_path):
+        return [self.whole_binary, "hook", "--event", payload_path]
 
     def once(self, command, env):
         """One whole process: (wall seconds, peak RSS KiB, its standard output)."""
@@ -179,9 +187,16 @@ class Bench:
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True)
         time.sleep(1.0)  # its first read is done within milliseconds; the next is 2 s later
-        rows.append(("`greenlight hook`", self.memory_of(hook.pid, self.binary)))
+        rows.append(("`greenlight-hook`", self.memory_of(hook.pid, self.binary)))
         hook.kill()
         hook.wait(timeout=10)
+        whole = subprocess.Popen(self.whole_command(self.poll_path), env=self.greenlight_env,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+        time.sleep(1.0)
+        rows.append(("`greenlight hook` (whole binary)", self.memory_of(whole.pid, self.whole_binary)))
+        whole.kill()
+        whole.wait(timeout=10)
         print()
         print("Where the peak is (one process each, read from /proc/PID/status and smaps after the "
               "read of an absent decision):")
@@ -232,6 +247,8 @@ class Bench:
                        self.recipe_env, self.recipe_parameter),
             "greenlight": (self.greenlight_command(self.write("poll.json", self.payload(greenlight_details))),
                            dict(self.greenlight_env, GREENLIGHT_POLL_WINDOW="0"), self.greenlight_parameter),
+            "whole": (self.whole_command(self.write("poll.json", self.payload(greenlight_details))),
+                      dict(self.greenlight_env, GREENLIGHT_POLL_WINDOW="0"), self.greenlight_parameter),
         }
         self.poll_path = sides["greenlight"][0][-1]
         self.recipe_poll = sides["recipe"][0][-1]
@@ -270,7 +287,8 @@ class Bench:
         print("| invocation | case | wall median | p90 | max | peak RSS median | max |")
         print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
         names = {"recipe": "recipe-style Python 3 + boto3 (`python -c` runner)",
-                 "greenlight": "`greenlight hook --event` (release binary)"}
+                 "greenlight": "`greenlight-hook --event` (release, the hook function's binary)",
+                 "whole": "`greenlight hook --event` (release, the whole binary)"}
         for (side, case), figures in results.items():
             wall, rss = figures["wall"], figures["rss"]
             print(f"| {names[side]} | {case} | **{ms(statistics.median(wall))}** | "
@@ -281,10 +299,14 @@ class Bench:
             recipe, greenlight = results[("recipe", case)], results[("greenlight", case)]
             speed = statistics.median(recipe["wall"]) / statistics.median(greenlight["wall"])
             memory = statistics.median(recipe["rss"]) / statistics.median(greenlight["rss"])
-            print(f"- {case}: greenlight is **{speed:.1f}×** faster (median wall time) and "
+            print(f"- {case}: greenlight's hook is **{speed:.1f}×** faster (median wall time) and "
                   f"**{memory:.1f}×** smaller (median peak RSS) than the recipe-style hook "
                   f"(targets: ≥ 30× and ≥ 4×: {'met' if speed >= 30 else 'missed'}, "
                   f"{'met' if memory >= 4 else 'missed'}).")
+            whole = results[("whole", case)]
+            print(f"  The same hook in the whole `greenlight` binary: "
+                  f"{statistics.median(recipe['wall']) / statistics.median(whole['wall']):.1f}× and "
+                  f"{statistics.median(recipe['rss']) / statistics.median(whole['rss']):.1f}×.")
             print(f"  Inside the recipe's process: import (boto3, two clients) median "
                   f"{ms(statistics.median(recipe['init']))}, the handler call median "
                   f"{ms(statistics.median(recipe['handler']))}.")

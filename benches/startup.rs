@@ -19,8 +19,11 @@
 //! fails here instead of leaving the machine. A second run per function hands one process many
 //! events, to see whether memory grows.
 //!
-//! The binary is `GREENLIGHT_BENCH_BINARY`: `scripts/bench` builds it with `cargo build --release`
-//! and copies it aside before `cargo bench` replaces `target/release/greenlight` with its own build. `GREENLIGHT_BENCH_STARTS` (default 30, at
+//! The binaries are `GREENLIGHT_BENCH_BINARY` (`greenlight`: the bot, and the hook as
+//! `greenlight` runs it) and, when set, `GREENLIGHT_BENCH_HOOK_BINARY` (`greenlight-hook`, the
+//! hook-only binary the template deploys to the hook function): `scripts/bench` builds them with
+//! `cargo build --release` and copies them aside before `cargo bench` replaces
+//! `target/release/` with its own build. `GREENLIGHT_BENCH_STARTS` (default 30, at
 //! least 20) and `GREENLIGHT_BENCH_SOAK_EVENTS` (default 1000) set the counts.
 
 mod common;
@@ -430,12 +433,31 @@ fn binary() -> PathBuf {
     path
 }
 
+/// The hook-only binary, `GREENLIGHT_BENCH_HOOK_BINARY`, when given.
+fn hook_binary() -> Option<PathBuf> {
+    let path = PathBuf::from(std::env::var_os("GREENLIGHT_BENCH_HOOK_BINARY")?);
+    assert!(path.is_file(), "{} does not exist", path.display());
+    Some(path)
+}
+
 fn main() {
     common::self_check();
     let starts = count_from_env("GREENLIGHT_BENCH_STARTS", 30, 20);
     let soak_events = count_from_env("GREENLIGHT_BENCH_SOAK_EVENTS", 1000, 1);
     let binary = binary();
-    let size = std::fs::metadata(&binary).expect("binary").len();
+    let size = |path: &PathBuf| std::fs::metadata(path).expect("binary").len();
+    // What each row starts: the hook-only binary first when there is one (it is what the hook
+    // function runs), then the hook as `greenlight` runs it, then the bot.
+    let mut cases: Vec<(String, PathBuf, Function)> = Vec::new();
+    if let Some(hook) = hook_binary() {
+        cases.push(("hook (`greenlight-hook`)".to_owned(), hook, Function::Hook));
+    }
+    cases.push((
+        "hook (`greenlight`)".to_owned(),
+        binary.clone(),
+        Function::Hook,
+    ));
+    cases.push(("bot".to_owned(), binary.clone(), Function::Bot));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -444,19 +466,23 @@ fn main() {
 
     let mut memory_rows = Vec::new();
     let mut soak_rows = Vec::new();
+    let described: Vec<String> = cases
+        .iter()
+        .map(|(name, path, _)| format!("{name}: {}, {} bytes", path.display(), size(path)))
+        .collect();
     header(&format!(
-        "Release binary under a Lambda runtime API stand-in ({}, {size} bytes; {starts} starts each, after {WARM_UP_STARTS} untimed)",
-        binary.display()
+        "Release binaries under a Lambda runtime API stand-in ({}; {starts} starts each, after {WARM_UP_STARTS} untimed)",
+        described.join("; ")
     ));
-    for function in [Function::Hook, Function::Bot] {
-        let name = function.name();
+    for (name, binary, function) in &cases {
+        let (binary, function) = (binary, *function);
         let runs: Vec<Run> = runtime.block_on(async {
             for _ in 0..WARM_UP_STARTS {
-                run_once(&binary, function, 1).await;
+                run_once(binary, function, 1).await;
             }
             let mut runs = Vec::with_capacity(starts);
             for _ in 0..starts {
-                runs.push(run_once(&binary, function, 1).await);
+                runs.push(run_once(binary, function, 1).await);
             }
             runs
         });
@@ -491,7 +517,7 @@ fn main() {
             mib(high)
         ));
 
-        let soak = runtime.block_on(run_once(&binary, function, soak_events));
+        let soak = runtime.block_on(run_once(binary, function, soak_events));
         let events = u32::try_from(soak_events).expect("count");
         soak_rows.push(format!(
             "| {name} | {soak_events} | {} | {} |",
@@ -530,7 +556,7 @@ fn main() {
     println!();
     println!(
         "Cross-check: getrusage(RUSAGE_CHILDREN).ru_maxrss over all {} processes = {}",
-        2 * (starts + WARM_UP_STARTS + 1),
+        cases.len() * (starts + WARM_UP_STARTS + 1),
         mib(children.ru_maxrss)
     );
 }

@@ -1,7 +1,6 @@
 //! The `greenlight` command line, which is also the Lambda entry point of its three functions
 //! (`_HANDLER` = `hook`, `bot` or `sweep`).
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +11,6 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 use crate::config::ProcessEnv;
-use crate::hook::{Hook, instant_of_deadline};
 
 /// greenlight: a human gate, in Slack, in front of the production traffic shift of an ECS
 /// blue/green deployment.
@@ -79,27 +77,54 @@ fn lambda_handler() -> Option<String> {
     std::env::var("_HANDLER").ok()
 }
 
-pub async fn main() -> ExitCode {
+/// Parses the command line and runs the command on the runtime it needs: the hook and the sweep
+/// on one thread (Lambda hands them one event at a time), the rest on tokio's worker threads.
+pub fn main() -> ExitCode {
     crate::tls::install_crypto_provider();
-    let cli = Cli::parse();
-    let command = match cli.command {
-        Some(command) => command,
+    let command = match command_to_run(Cli::parse()) {
+        Ok(command) => command,
+        Err(code) => return code,
+    };
+    let runtime = match command {
+        Command::Hook { .. } | Command::Sweep => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(run(command)),
+        Err(error) => {
+            eprintln!("greenlight: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The command given, or the function Lambda asked for when none is.
+fn command_to_run(cli: Cli) -> Result<Command, ExitCode> {
+    match cli.command {
+        Some(command) => Ok(command),
         None => match lambda_handler().as_deref() {
-            Some("hook") => Command::Hook { event: None },
-            Some("bot") => Command::Bot,
-            Some("sweep") => Command::Sweep,
+            Some("hook") => Ok(Command::Hook { event: None }),
+            Some("bot") => Ok(Command::Bot),
+            Some("sweep") => Ok(Command::Sweep),
             Some(other) => {
                 eprintln!("greenlight: _HANDLER is `{other}`; expected hook, bot or sweep");
-                return ExitCode::from(2);
+                Err(ExitCode::from(2))
             }
             None => {
                 eprintln!("greenlight: no command given (try `greenlight --help`)");
-                return ExitCode::from(2);
+                Err(ExitCode::from(2))
             }
         },
-    };
+    }
+}
+
+async fn run(command: Command) -> ExitCode {
     match command {
-        Command::Hook { event } => run_hook(event).await,
+        Command::Hook { event } => crate::hook_process::run(event.as_deref()).await,
         Command::Bot => run_bot(None).await,
         Command::Sweep => run_sweep(lambda_handler().is_some()).await,
         Command::Manifest { url } => match crate::manifest::render(&url) {
@@ -140,76 +165,6 @@ async fn create_table(table: &str) -> ExitCode {
         }
         Err(error) => {
             eprintln!("greenlight: could not create table {table}: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn build_hook() -> Result<Hook, ExitCode> {
-    match crate::wiring::hook_from_env(&ProcessEnv).await {
-        Ok(hook) => Ok(hook),
-        Err(error) => {
-            tracing::error!(event = "startup.refused", variable = error.variable, problem = %error.problem);
-            eprintln!("greenlight: {error}");
-            Err(ExitCode::from(2))
-        }
-    }
-}
-
-async fn run_hook(event: Option<PathBuf>) -> ExitCode {
-    crate::telemetry::init("info");
-    let hook = match build_hook().await {
-        Ok(hook) => Arc::new(hook),
-        Err(code) => return code,
-    };
-    match event {
-        Some(path) => run_hook_once(&hook, &path).await,
-        None => {
-            let handler = service_fn(move |event: LambdaEvent<Value>| {
-                let hook = Arc::clone(&hook);
-                async move {
-                    let must_answer_by = instant_of_deadline(event.context.deadline);
-                    Ok::<_, lambda_runtime::Error>(
-                        hook.handle(&event.payload, must_answer_by).await,
-                    )
-                }
-            });
-            match lambda_runtime::run(handler).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    tracing::error!(event = "runtime.failed", error = %error);
-                    ExitCode::FAILURE
-                }
-            }
-        }
-    }
-}
-
-async fn run_hook_once(hook: &Hook, path: &PathBuf) -> ExitCode {
-    let text = if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map(|_| text)
-    } else {
-        std::fs::read_to_string(path)
-    };
-    let text = match text {
-        Ok(text) => text,
-        Err(error) => {
-            eprintln!("greenlight: cannot read {}: {error}", path.display());
-            return ExitCode::from(2);
-        }
-    };
-    // A payload that is not JSON is handed on as a string: the hook answers FAILED, as it would
-    // in Lambda, instead of this command inventing another behaviour.
-    let payload = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
-    let response = hook.handle(&payload, None).await;
-    match serde_json::to_string(&response) {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("greenlight: cannot print the response: {error}");
             ExitCode::FAILURE
         }
     }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod hook;
+pub mod hook_process;
 pub mod manifest;
 pub mod memory;
 pub mod policy;

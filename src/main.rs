@@ -1,6 +1,5 @@
 //! Thin entry point: everything lives in the library so tests drive the same code.
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    greenlight::cli::main().await
+fn main() -> std::process::ExitCode {
+    greenlight::cli::main()
 }

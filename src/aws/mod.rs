@@ -37,8 +37,10 @@ impl CallBudget {
 
 /// Loads region, credentials and endpoints the standard way (environment, profile, container or
 /// Lambda role; `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` included) once, at start-up.
+/// The HTTPS client is the SDK's own, trusting the roots the process read once (`crate::tls`).
 pub async fn load_config(budget: CallBudget) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::tls::aws_http_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2).min(budget.attempt))
