@@ -24,11 +24,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use greenlight::config::HookSettings;
-use greenlight::domain::gate::Decision;
 use greenlight::domain::lifecycle::{HookResponse, HookStatus};
 use greenlight::hook::Hook;
 use greenlight::memory::{MemoryParameterStore, MemoryTopic};
-use greenlight::ports::{AdapterError, DeploymentState, Deployments, ParameterStore};
+use greenlight::ports::{AdapterError, DeploymentLookup, DeploymentState, ParameterStore};
 use serde_json::{Value, json};
 
 use common::{Summary, count_from_env, header, report};
@@ -41,7 +40,7 @@ const WARM_UP: usize = 2_000;
 struct FixedDeployments;
 
 #[async_trait]
-impl Deployments for FixedDeployments {
+impl DeploymentLookup for FixedDeployments {
     async fn describe(&self, arn: &str) -> Result<Option<DeploymentState>, AdapterError> {
         Ok(Some(DeploymentState {
             arn: arn.to_owned(),
@@ -59,25 +58,6 @@ impl Deployments for FixedDeployments {
             hooks: Vec::new(),
             ..DeploymentState::default()
         }))
-    }
-
-    async fn continue_hook(&self, _: &str, _: &str, _: Decision) -> Result<(), AdapterError> {
-        unreachable!("the hook never continues a paused hook")
-    }
-
-    async fn stop_with_rollback(&self, _: &str) -> Result<(), AdapterError> {
-        unreachable!("the hook never stops a deployment")
-    }
-
-    async fn revisions(
-        &self,
-        _: &[String],
-    ) -> Result<Vec<greenlight::ports::RevisionDetails>, AdapterError> {
-        unreachable!("the hook reads no task definitions")
-    }
-
-    async fn task_definition_tags(&self, _: &str) -> Result<Vec<(String, String)>, AdapterError> {
-        unreachable!("the hook reads no tags")
     }
 }
 

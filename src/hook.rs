@@ -18,9 +18,9 @@ use crate::domain::deployment::short_revision;
 use crate::domain::gate::{Decision, GateId, GateTimeout, TimeoutAction, decision_parameter};
 use crate::domain::lifecycle::{GateMarker, HookInvocation, HookResponse, HookStatus, timestamp};
 use crate::domain::notification::{ACTION_GROUP, GateEvent, GateFollowUp, GateRequest};
-use crate::ports::{Deployments, ParameterStore, TopicPublisher};
+use crate::ports::{DeploymentLookup, ParameterStore, TopicPublisher};
 use crate::probe::{PROBE_REQUESTS, PROBE_TIMEOUT, probe};
-use crate::store::GateTable;
+use crate::store::GateReader;
 
 /// Per-service gate timeouts, from the policy file when there is one.
 pub trait TimeoutRules: Send + Sync {
@@ -41,10 +41,10 @@ pub struct Hook {
     settings: HookSettings,
     decisions: Arc<dyn ParameterStore>,
     topic: Arc<dyn TopicPublisher>,
-    deployments: Arc<dyn Deployments>,
+    deployments: Arc<dyn DeploymentLookup>,
     timeout_rules: Option<Arc<dyn TimeoutRules>>,
     /// The bot's gate table, read to know whether the gate got its card.
-    gates: Option<Arc<dyn GateTable>>,
+    gates: Option<Arc<dyn GateReader>>,
 }
 
 /// How often, at most, the hook publishes its gate request again while the gate has no card.
@@ -61,7 +61,7 @@ impl Hook {
         settings: HookSettings,
         decisions: Arc<dyn ParameterStore>,
         topic: Arc<dyn TopicPublisher>,
-        deployments: Arc<dyn Deployments>,
+        deployments: Arc<dyn DeploymentLookup>,
     ) -> Hook {
         Hook {
             settings,
@@ -74,7 +74,7 @@ impl Hook {
     }
 
     /// Lets the hook see whether the bot carded its gate, and publish again until it has.
-    pub fn with_gate_table(mut self, gates: Arc<dyn GateTable>) -> Hook {
+    pub fn with_gate_table(mut self, gates: Arc<dyn GateReader>) -> Hook {
         self.gates = Some(gates);
         self
     }

@@ -286,11 +286,18 @@ pub struct HookState {
     pub timeout_action: Option<TimeoutAction>,
 }
 
-/// ECS's service-deployment APIs (absent from moto, so tested through an ECS double).
+/// What the hook asks of ECS: how one deployment stands. A port of its own so that the hook holds
+/// no more of ECS than it reads, and the hook-only binary links no more than that.
 #[async_trait]
-pub trait Deployments: Send + Sync {
+pub trait DeploymentLookup: Send + Sync {
     /// `None` when ECS does not know the deployment.
     async fn describe(&self, arn: &str) -> Result<Option<DeploymentState>, AdapterError>;
+}
+
+/// ECS's service-deployment APIs the bot uses (absent from moto, so tested through an ECS
+/// double).
+#[async_trait]
+pub trait Deployments: DeploymentLookup {
     async fn continue_hook(
         &self,
         arn: &str,

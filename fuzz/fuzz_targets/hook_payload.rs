@@ -10,12 +10,12 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use greenlight::config::HookSettings;
-use greenlight::domain::gate::{Decision, GateId};
+use greenlight::domain::gate::GateId;
 use greenlight::domain::lifecycle::HookInvocation;
 use greenlight::domain::notification::{TopicMessage, classify};
 use greenlight::hook::Hook;
 use greenlight::memory::{MemoryParameterStore, MemoryTopic};
-use greenlight::ports::{AdapterError, DeploymentState, Deployments};
+use greenlight::ports::{AdapterError, DeploymentLookup, DeploymentState};
 use greenlight_fuzz::{PREFIX, block_on, prefix};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -24,7 +24,7 @@ use serde_json::Value;
 struct KnownDeployments;
 
 #[async_trait]
-impl Deployments for KnownDeployments {
+impl DeploymentLookup for KnownDeployments {
     async fn describe(&self, arn: &str) -> Result<Option<DeploymentState>, AdapterError> {
         Ok(Some(DeploymentState {
             arn: arn.to_owned(),
@@ -33,12 +33,6 @@ impl Deployments for KnownDeployments {
             ],
             ..DeploymentState::default()
         }))
-    }
-    async fn continue_hook(&self, _: &str, _: &str, _: Decision) -> Result<(), AdapterError> {
-        Ok(())
-    }
-    async fn stop_with_rollback(&self, _: &str) -> Result<(), AdapterError> {
-        Ok(())
     }
 }
 

@@ -26,8 +26,8 @@ use crate::domain::record::GateRecord;
 use crate::ports::{AdapterError, Created};
 use crate::store::schema::{self, Index};
 use crate::store::{
-    DecisionLock, GateTable, OpenGates, Saved, StoreError, Stored, Taken, clipped, decode,
-    expires_at, requested_key, status_word,
+    DecisionLock, GateReader, GateTable, OpenGates, Saved, StoreError, Stored, Taken, clipped,
+    decode, expires_at, requested_key, status_word,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -436,6 +436,19 @@ impl DynamoGateTable {
 }
 
 #[async_trait]
+impl GateReader for DynamoGateTable {
+    async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError> {
+        match self
+            .get(key(gate_pk(id.as_str()), GATE_SORT_KEY), "dynamodb:GetItem")
+            .await?
+        {
+            Some(item) => self.decode_item(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+#[async_trait]
 impl GateTable for DynamoGateTable {
     async fn create(&self, record: &GateRecord) -> Result<Created, StoreError> {
         let now = Utc::now();
@@ -456,16 +469,6 @@ impl GateTable for DynamoGateTable {
             item.insert(schema::DEPLOYMENT_ARN.to_owned(), s(arn.clone()));
         }
         self.put_new(item, "dynamodb:PutItem").await
-    }
-
-    async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError> {
-        match self
-            .get(key(gate_pk(id.as_str()), GATE_SORT_KEY), "dynamodb:GetItem")
-            .await?
-        {
-            Some(item) => self.decode_item(&item).map(Some),
-            None => Ok(None),
-        }
     }
 
     async fn save(&self, record: &GateRecord, read_version: u64) -> Result<Saved, StoreError> {

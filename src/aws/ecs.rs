@@ -12,8 +12,9 @@ use crate::domain::evidence::{ContainerImage, TaskCount};
 use crate::domain::gate::Decision;
 use crate::domain::progress::TrafficPlan;
 use crate::ports::{
-    AdapterError, DeploymentAlarms, DeploymentStage, DeploymentState, DeploymentStatus,
-    Deployments, HookState, HookTargetType, LifecycleHookStatus, RevisionDetails, Rollback,
+    AdapterError, DeploymentAlarms, DeploymentLookup, DeploymentStage, DeploymentState,
+    DeploymentStatus, Deployments, HookState, HookTargetType, LifecycleHookStatus, RevisionDetails,
+    Rollback,
 };
 
 #[derive(Debug, Clone)]
@@ -32,7 +33,7 @@ fn to_chrono(time: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
 }
 
 #[async_trait]
-impl Deployments for EcsDeployments {
+impl DeploymentLookup for EcsDeployments {
     async fn describe(&self, arn: &str) -> Result<Option<DeploymentState>, AdapterError> {
         let output = self
             .client
@@ -134,7 +135,10 @@ impl Deployments for EcsDeployments {
             target_tasks,
         }))
     }
+}
 
+#[async_trait]
+impl Deployments for EcsDeployments {
     async fn continue_hook(
         &self,
         arn: &str,

@@ -41,8 +41,8 @@ use crate::domain::progress::{DEPLOYMENT_STATE_CHANGE, HOOK_STATE_CHANGE, Traffi
 use crate::domain::stage::LifecycleStage;
 use crate::hook::Hook;
 use crate::ports::{
-    AdapterError, DeploymentStage, DeploymentState, DeploymentStatus, Deployments, HookState,
-    HookTargetType, LifecycleHookStatus, RevisionDetails, TopicPublisher,
+    AdapterError, DeploymentLookup, DeploymentStage, DeploymentState, DeploymentStatus,
+    Deployments, HookState, HookTargetType, LifecycleHookStatus, RevisionDetails, TopicPublisher,
 };
 
 /// What ECS waits when a hook answers `IN_PROGRESS` without a `callBackDelay` (AWS's default).
@@ -961,7 +961,7 @@ pub fn action_name(action: Decision) -> &'static str {
 }
 
 #[async_trait]
-impl Deployments for SimulatedEcs {
+impl DeploymentLookup for SimulatedEcs {
     async fn describe(&self, arn: &str) -> Result<Option<DeploymentState>, AdapterError> {
         if !self.is_this(arn) {
             return Ok(None);
@@ -999,7 +999,10 @@ impl Deployments for SimulatedEcs {
             target_tasks: None,
         }))
     }
+}
 
+#[async_trait]
+impl Deployments for SimulatedEcs {
     /// Blue runs task definition `{service}:42` with image `1.8.3`, green `{service}:43` with
     /// `1.9.0`: what the card's "Deploying" field shows in the rehearsal.
     async fn revisions(&self, arns: &[String]) -> Result<Vec<RevisionDetails>, AdapterError> {

@@ -723,7 +723,7 @@ fn lambda_hook(
     let settings = HookSettings::from_env(&hook_env).context("the hook's settings")?;
     Ok(Arc::new(
         Hook::new(settings, Arc::clone(&store.store), topic, ecs)
-            .with_gate_table(Arc::clone(&store.gates)),
+            .with_gate_table(store.gates.clone()),
     ))
 }
 

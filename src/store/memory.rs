@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{DecisionLock, GateTable, OpenGates, Saved, StoreError, Stored, Taken, clipped};
+use super::{
+    DecisionLock, GateReader, GateTable, OpenGates, Saved, StoreError, Stored, Taken, clipped,
+};
 use crate::domain::gate::GateId;
 use crate::domain::record::GateRecord;
 use crate::ports::{AdapterError, Created};
@@ -60,6 +62,13 @@ impl MemoryGateTable {
 }
 
 #[async_trait]
+impl GateReader for MemoryGateTable {
+    async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError> {
+        self.with(|t| t.gates.get(id.as_str()).cloned())
+    }
+}
+
+#[async_trait]
 impl GateTable for MemoryGateTable {
     async fn create(&self, record: &GateRecord) -> Result<Created, StoreError> {
         self.with(|t| {
@@ -76,10 +85,6 @@ impl GateTable for MemoryGateTable {
             );
             Created::New
         })
-    }
-
-    async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError> {
-        self.with(|t| t.gates.get(id.as_str()).cloned())
     }
 
     async fn save(&self, record: &GateRecord, read_version: u64) -> Result<Saved, StoreError> {

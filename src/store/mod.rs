@@ -93,12 +93,19 @@ pub enum StoreError {
     Conflict { gate: String, attempts: u32 },
 }
 
+/// Reading one gate: all the hook does with the bot's table (to know whether its gate got a
+/// card). A port of its own so that the hook holds no write access to the table, and the
+/// hook-only binary links none of it.
+#[async_trait]
+pub trait GateReader: Send + Sync {
+    async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError>;
+}
+
 /// The gate store's contract; see the module documentation.
 #[async_trait]
-pub trait GateTable: Send + Sync {
+pub trait GateTable: GateReader {
     /// Stores a new gate at version 1; `AlreadyExisted` means this gate was seen before.
     async fn create(&self, record: &GateRecord) -> Result<Created, StoreError>;
-    async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError>;
     /// Replaces the gate if it is still at `read_version` and the write does not reopen it.
     async fn save(&self, record: &GateRecord, read_version: u64) -> Result<Saved, StoreError>;
     /// Counts one approval of `user` while the gate is open.

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use greenlight::domain::gate::GateId;
 use greenlight::domain::record::GateRecord;
-use greenlight::store::GateTable;
+use greenlight::store::GateReader;
 use serde_json::{Value, json};
 
 use crate::support::bot::{ALICE, BOB, CHANNEL, MALLORY, Options, TestBot};

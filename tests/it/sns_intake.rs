@@ -1,7 +1,7 @@
 //! `POST /sns`: gate requests become cards; everything else is refused or posted as it is.
 
 use axum::http::StatusCode;
-use greenlight::store::GateTable;
+use greenlight::store::GateReader;
 use serde_json::json;
 
 use crate::support::bot::{CHANNEL, TestBot};

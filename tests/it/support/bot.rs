@@ -24,7 +24,9 @@ use greenlight::slack::signature::signed_headers;
 use greenlight::sns::certificates::{CertificateFetcher, CertificateStore, SigningCertUrl};
 use greenlight::sns::signer::SnsSigner;
 use greenlight::sns::verify::SignatureVersion;
-use greenlight::store::{DecisionLock, GateTable, OpenGates, Saved, StoreError, Stored, Taken};
+use greenlight::store::{
+    DecisionLock, GateReader, GateTable, OpenGates, Saved, StoreError, Stored, Taken,
+};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -633,6 +635,13 @@ impl ScriptedTable {
 }
 
 #[async_trait]
+impl GateReader for ScriptedTable {
+    async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError> {
+        self.inner.load(id).await
+    }
+}
+
+#[async_trait]
 impl GateTable for ScriptedTable {
     async fn create(&self, record: &GateRecord) -> Result<Created, StoreError> {
         let created = self.inner.create(record).await;
@@ -650,9 +659,6 @@ impl GateTable for ScriptedTable {
             )));
         }
         created
-    }
-    async fn load(&self, id: &GateId) -> Result<Option<Stored>, StoreError> {
-        self.inner.load(id).await
     }
     async fn save(&self, record: &GateRecord, read_version: u64) -> Result<Saved, StoreError> {
         if let Some(hold) = &self.hold_first_save
