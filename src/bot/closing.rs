@@ -1,6 +1,7 @@
 //! The one way a gate closes, whoever closes it: a decision, a timeout, ECS, someone outside
 //! greenlight. Conditional save (re-applied to a fresh read on a conflict, never over another
-//! closing) → the card redrawn without its buttons → one note in its thread → one log line.
+//! closing) → one log line → the card redrawn without its buttons and one note in its thread,
+//! sent together: they are independent Slack calls, and a click waits for both before its answer.
 
 use crate::card::AuditEvent;
 use crate::domain::gate::GateId;
@@ -13,34 +14,43 @@ use super::gates::Updated;
 
 /// How a gate is being closed.
 #[derive(Debug, Clone)]
-pub struct Closing {
+pub struct Closing<'a> {
     /// What it closes as; must not be `Open`.
     pub status: GateStatus,
     /// What ECS said about the deployment, recorded whether or not this closing wins.
     pub progress: Option<DeploymentProgress>,
     /// The log line's `event`, e.g. `gate.timed_out`.
     pub event: &'static str,
-    /// Whether the thread note is left to the caller (who has a better one to post).
-    pub quiet: bool,
+    /// The thread note: `Some(None)` for none (the caller posts a better one, or there is no
+    /// card), `Some(Some(note))` for this one instead of the one the status reads as, `None` for
+    /// the status's own.
+    note: Option<Option<AuditEvent<'a>>>,
 }
 
-impl Closing {
-    pub fn new(status: GateStatus, event: &'static str) -> Closing {
+impl<'a> Closing<'a> {
+    pub fn new(status: GateStatus, event: &'static str) -> Closing<'a> {
         Closing {
             status,
             progress: None,
             event,
-            quiet: false,
+            note: None,
         }
     }
 
-    pub fn with_progress(mut self, progress: Option<DeploymentProgress>) -> Closing {
+    pub fn with_progress(mut self, progress: Option<DeploymentProgress>) -> Closing<'a> {
         self.progress = progress;
         self
     }
 
-    pub fn quiet(mut self) -> Closing {
-        self.quiet = true;
+    /// No thread note: the caller has a better one to post, or nothing to post under.
+    pub fn quiet(mut self) -> Closing<'a> {
+        self.note = Some(None);
+        self
+    }
+
+    /// This note in the thread, sent with the redraw, if this closing wins.
+    pub fn noting(mut self, note: AuditEvent<'a>) -> Closing<'a> {
+        self.note = Some(Some(note));
         self
     }
 }
@@ -52,7 +62,7 @@ impl Bot {
     pub(super) async fn close_gate(
         &self,
         id: &GateId,
-        closing: Closing,
+        closing: Closing<'_>,
     ) -> Result<Option<Updated>, StoreError> {
         let Some(update) = self
             .gates
@@ -71,11 +81,15 @@ impl Bot {
         if update.closed() {
             let record = &update.after;
             tracing::info!(event = closing.event, gate_id = %record.gate_id, status = crate::store::status_word(&record.status), cluster = record.cluster.as_deref().unwrap_or(""), service = record.service.as_deref().unwrap_or(""));
-            self.redraw(record).await;
-            if !closing.quiet
-                && let Some(note) = AuditEvent::from_status(&record.status)
-            {
-                self.note_in_thread(record, &note).await;
+            let note = match closing.note {
+                Some(chosen) => chosen,
+                None => AuditEvent::from_status(&record.status),
+            };
+            match note {
+                Some(note) => {
+                    tokio::join!(self.redraw(record), self.note_in_thread(record, &note));
+                }
+                None => self.redraw(record).await,
             }
         } else if update.changed() {
             self.redraw(&update.after).await;

@@ -455,27 +455,16 @@ impl Bot {
             at: lock.at,
             reason: reason.map(|reason| clip(reason, REASON_MAX)),
         };
-        // The decision has taken effect and the lock names who made it; the record follows.
-        match self
-            .close_gate(&gate, Closing::new(status, "gate.closed").quiet())
-            .await
-        {
-            Ok(Some(update)) if update.closed() => {
-                self.note_in_thread(
-                    &update.after,
-                    &AuditEvent::Decided {
-                        decision,
-                        by: user,
-                        at: lock.at,
-                        reason,
-                    },
-                )
-                .await;
-            }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::error!(event = "gate.store_failed", gate_id = %gate, error = %error, "decided, but the record was not updated");
-            }
+        // The decision has taken effect and the lock names who made it; the record follows. The
+        // thread note carries the reason as given (the record keeps it clipped).
+        let closing = Closing::new(status, "gate.closed").noting(AuditEvent::Decided {
+            decision,
+            by: user,
+            at: lock.at,
+            reason,
+        });
+        if let Err(error) = self.close_gate(&gate, closing).await {
+            tracing::error!(event = "gate.store_failed", gate_id = %gate, error = %error, "decided, but the record was not updated");
         }
         Outcome::Decided { decision }
     }

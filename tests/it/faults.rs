@@ -123,13 +123,19 @@ async fn a_card_slack_refused_to_redraw_is_redrawn_by_the_sweep() {
 async fn a_command_is_answered_in_time_and_its_outcome_follows() {
     let bot = TestBot::start().await;
     let (gate, parameter) = bot.open_gate(&moto::unique("slow-cmd")).await;
-    bot.slack
-        .fail_next("chat.update", Failure::Delay(Duration::from_secs(5)), 1);
-    bot.slack.fail_next(
-        "chat.postMessage",
-        Failure::Delay(Duration::from_secs(5)),
-        1,
-    );
+    // The card's redraw and the thread note go out together, so each must outlast the budget on
+    // its own: a 429 asking for 2 s, then no answer within the 2 s attempt timeout.
+    for method in ["chat.update", "chat.postMessage"] {
+        bot.slack.fail_next(
+            method,
+            Failure::RateLimited {
+                retry_after_secs: 2,
+            },
+            1,
+        );
+        bot.slack
+            .fail_next(method, Failure::Delay(Duration::from_secs(5)), 1);
+    }
     let (status, answer) = bot.command(ALICE, &format!("approve {gate}")).await;
     assert_eq!(status, StatusCode::OK);
     let text = answer["text"].as_str().unwrap_or_default().to_owned();
