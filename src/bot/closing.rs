@@ -7,7 +7,7 @@ use crate::card::AuditEvent;
 use crate::domain::gate::GateId;
 use crate::domain::progress::DeploymentProgress;
 use crate::domain::record::{GateRecord, GateStatus, Resolution};
-use crate::store::StoreError;
+use crate::store::{StoreError, Stored};
 
 use super::Bot;
 use super::gates::Updated;
@@ -25,6 +25,8 @@ pub struct Closing<'a> {
     /// card), `Some(Some(note))` for this one instead of the one the status reads as, `None` for
     /// the status's own.
     note: Option<Option<AuditEvent<'a>>>,
+    /// The gate as this request read it, to start the conditional save from.
+    read: Option<Stored>,
 }
 
 impl<'a> Closing<'a> {
@@ -34,6 +36,7 @@ impl<'a> Closing<'a> {
             progress: None,
             event,
             note: None,
+            read: None,
         }
     }
 
@@ -45,6 +48,13 @@ impl<'a> Closing<'a> {
     /// No thread note: the caller has a better one to post, or nothing to post under.
     pub fn quiet(mut self) -> Closing<'a> {
         self.note = Some(None);
+        self
+    }
+
+    /// Starts the conditional save from this read (made earlier in the same request) instead of
+    /// reading the gate again; a newer version is read as usual.
+    pub fn after_read(mut self, read: Stored) -> Closing<'a> {
+        self.read = Some(read);
         self
     }
 
@@ -66,7 +76,7 @@ impl Bot {
     ) -> Result<Option<Updated>, StoreError> {
         let Some(update) = self
             .gates
-            .update(id, |record| {
+            .update_from(id, closing.read, |record| {
                 if let Some(progress) = &closing.progress {
                     record.deployment = Some(progress.clone());
                 }

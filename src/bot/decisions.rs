@@ -13,7 +13,7 @@ use crate::domain::record::{GateRecord, GateStatus, Resolution};
 use crate::domain::text::clip;
 use crate::policy::{Authorized, Refusal, Rule, authorize};
 use crate::ports::Created;
-use crate::store::{DecisionLock, StoreError, Taken};
+use crate::store::{DecisionLock, StoreError, Stored, Taken};
 use slack_morphism::prelude::{SlackChannelId, SlackUserId};
 
 use super::Bot;
@@ -219,26 +219,27 @@ impl Bot {
         action: Decision,
         reason: Option<&str>,
     ) -> (Outcome, Option<Authorized>) {
-        let record = match self.gates.load(gate).await {
-            Ok(Some(record)) => record,
+        let read = match self.gates.read(gate).await {
+            Ok(Some(read)) => read,
             Ok(None) => return (Outcome::UnknownGate, None),
             Err(error) => return (failed(&error), None),
         };
+        let record = &read.record;
         if !record.status.is_open() {
-            return (closed_outcome(record.status), None);
+            return (closed_outcome(record.status.clone()), None);
         }
-        if let Some(why) = too_late(&record, Utc::now()) {
+        if let Some(why) = too_late(record, Utc::now()) {
             return (Outcome::TooLate { why }, None);
         }
-        let (rule, granted) = match self.authorize_on_gate(&record, user, channel, action).await {
+        let (rule, granted) = match self.authorize_on_gate(record, user, channel, action).await {
             Ok(granted) => granted,
             Err(refusal) => return (Outcome::Refused(refusal), None),
         };
-        if let Some(outcome) = self.judge(&record, rule, user, action, reason).await {
+        if let Some(outcome) = self.judge(record, rule, user, action, reason).await {
             return (outcome, Some(granted));
         }
         let outcome = self
-            .count_and_commit(record, rule, &user.0, action, reason)
+            .count_and_commit(read, rule, &user.0, action, reason)
             .await;
         (outcome, Some(granted))
     }
@@ -324,15 +325,18 @@ impl Bot {
         None
     }
 
-    /// With the person authorised: their vote towards a quorum, or the decision itself.
+    /// With the person authorised: their vote towards a quorum, or the decision itself. `read` is
+    /// the gate as this request read it (votes and the lock are items of their own: taking them
+    /// leaves the gate's version as it was).
     async fn count_and_commit(
         &self,
-        record: GateRecord,
+        read: Stored,
         rule: Option<&Rule>,
         user: &str,
         action: Decision,
         reason: Option<&str>,
     ) -> Outcome {
+        let record = &read.record;
         let gate = &record.gate_id.clone();
         let needed = rule.map(|rule| rule.approvals_needed(action)).unwrap_or(1);
         if needed > 1 {
@@ -349,11 +353,11 @@ impl Bot {
             let count = votes.len();
             if count < needed as usize {
                 if first_vote {
-                    if let Err(error) = self.refresh_votes(&record, votes).await {
+                    if let Err(error) = self.refresh_votes(record, votes).await {
                         tracing::warn!(event = "slack.card_update_failed", gate_id = %gate, error = %error);
                     }
                     self.note_in_thread(
-                        &record,
+                        record,
                         &AuditEvent::Approval {
                             by: user,
                             votes: count,
@@ -372,7 +376,7 @@ impl Bot {
                 };
             }
         }
-        self.commit(record, user, action, reason).await
+        self.commit(read, user, action, reason).await
     }
 
     /// What to tell someone whose vote or lock found the gate closed after it was read open.
@@ -418,11 +422,12 @@ impl Bot {
     /// Takes the lock, makes the decision take effect, and closes the card.
     async fn commit(
         &self,
-        record: GateRecord,
+        read: Stored,
         user: &str,
         decision: Decision,
         reason: Option<&str>,
     ) -> Outcome {
+        let record = &read.record;
         let gate = record.gate_id.clone();
         let lock = DecisionLock {
             decision,
@@ -443,7 +448,7 @@ impl Bot {
             Ok(Taken::GateClosed) => return self.closed_meanwhile(&gate).await,
             Err(error) => return failed(&error),
         }
-        if let Err(outcome) = self.take_effect(&record, decision).await {
+        if let Err(outcome) = self.take_effect(record, decision).await {
             // Nothing happened, so nothing may stay locked: release it for the next attempt.
             // (A failure to release is logged by the store.)
             let _ = self.gates.unlock_decision(&gate).await;
@@ -457,12 +462,14 @@ impl Bot {
         };
         // The decision has taken effect and the lock names who made it; the record follows. The
         // thread note carries the reason as given (the record keeps it clipped).
-        let closing = Closing::new(status, "gate.closed").noting(AuditEvent::Decided {
-            decision,
-            by: user,
-            at: lock.at,
-            reason,
-        });
+        let closing = Closing::new(status, "gate.closed")
+            .noting(AuditEvent::Decided {
+                decision,
+                by: user,
+                at: lock.at,
+                reason,
+            })
+            .after_read(read);
         if let Err(error) = self.close_gate(&gate, closing).await {
             tracing::error!(event = "gate.store_failed", gate_id = %gate, error = %error, "decided, but the record was not updated");
         }

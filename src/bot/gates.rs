@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::gate::GateId;
 use crate::domain::record::GateRecord;
 use crate::ports::Created;
-use crate::store::{DecisionLock, GateTable, OpenGates, Saved, StoreError, Taken};
+use crate::store::{DecisionLock, GateTable, OpenGates, Saved, StoreError, Stored, Taken};
 
 /// How often an update is tried against newer versions before it gives up. Each conflict means
 /// another write landed in between; more than a handful in a row means something is looping.
@@ -72,7 +72,12 @@ impl Gates {
     }
 
     pub async fn load(&self, id: &GateId) -> Result<Option<GateRecord>, StoreError> {
-        Ok(logged(self.table.load(id).await, "load", id.as_str())?.map(|stored| stored.record))
+        Ok(self.read(id).await?.map(|stored| stored.record))
+    }
+
+    /// The gate with its version, for a later [`Gates::update_from`].
+    pub async fn read(&self, id: &GateId) -> Result<Option<Stored>, StoreError> {
+        logged(self.table.load(id).await, "load", id.as_str())
     }
 
     /// Reads the gate, applies `change` and writes it back on the condition that nobody wrote in
@@ -85,17 +90,39 @@ impl Gates {
         id: &GateId,
         change: impl FnMut(&mut GateRecord),
     ) -> Result<Option<Updated>, StoreError> {
-        logged(self.try_update(id, change).await, "update", id.as_str())
+        self.update_from(id, None, change).await
+    }
+
+    /// [`Gates::update`], whose first attempt starts from `known`, a read made earlier in the
+    /// same request, instead of reading again: if the gate changed since, the conditional write
+    /// meets the newer version and the next attempt reads it, so nothing is lost, and a click
+    /// saves one read.
+    pub async fn update_from(
+        &self,
+        id: &GateId,
+        known: Option<Stored>,
+        change: impl FnMut(&mut GateRecord),
+    ) -> Result<Option<Updated>, StoreError> {
+        logged(
+            self.try_update(id, known, change).await,
+            "update",
+            id.as_str(),
+        )
     }
 
     async fn try_update(
         &self,
         id: &GateId,
+        mut known: Option<Stored>,
         mut change: impl FnMut(&mut GateRecord),
     ) -> Result<Option<Updated>, StoreError> {
         for attempt in 1..=UPDATE_ATTEMPTS {
-            let Some(stored) = self.table.load(id).await? else {
-                return Ok(None);
+            let stored = match known.take() {
+                Some(stored) if stored.record.gate_id == *id => stored,
+                _ => match self.table.load(id).await? {
+                    Some(stored) => stored,
+                    None => return Ok(None),
+                },
             };
             let mut after = stored.record.clone();
             change(&mut after);

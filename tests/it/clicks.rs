@@ -103,6 +103,23 @@ async fn decision_lock(bot: &TestBot, gate: &str) -> Option<Value> {
 }
 
 #[tokio::test]
+async fn a_deciding_click_reads_its_gate_once() {
+    // The close starts from the read the click made (the lock is an item of its own and leaves
+    // the gate's version alone), so a click that decides reads one item of the table.
+    let bot = TestBot::start().await;
+    let (gate, parameter) = bot.open_gate("one-read").await;
+    let before = bot.gate_table.items_read();
+    assert_eq!(
+        bot.click(ALICE, REROUTE_ACTION_ID, &gate).await,
+        StatusCode::OK
+    );
+    assert_eq!(bot.parameter(&parameter).await.as_deref(), Some("approved"));
+    assert_eq!(bot.gate_table.items_read() - before, 1);
+    let record = bot.gate_record(&gate).await.expect("the gate");
+    assert_eq!(record["status"]["state"], "decided", "{record}");
+}
+
+#[tokio::test]
 async fn reroute_by_an_approver_writes_approved_and_closes_the_card() {
     let bot = TestBot::start().await;
     let (gate, parameter) = bot.open_gate("reroute").await;
