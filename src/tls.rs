@@ -121,13 +121,21 @@ pub fn aws_http_client() -> SharedHttpClient {
     };
     aws_smithy_http_client::Builder::new().build_with_connector_fn(
         move |settings, runtime_components| {
+            // Without settings, the SDK only asks for a connector to load certificates early, once
+            // per client it builds, and drops it (`validate_base_client_config`). Built on a PEM
+            // bundle, every such connector would decode the whole bundle again, four or five times
+            // at start-up; the roots are read already, so it gets a plain one. The connector used
+            // is built on first use, once per distinct settings, and cached by the SDK.
+            let Some(settings) = settings else {
+                return aws_smithy_http_client::ConnectorBuilder::default().build_http();
+            };
             let mut connector = aws_smithy_http_client::ConnectorBuilder::default().tls_provider(
                 tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc),
             );
             if let Some(context) = &context {
                 connector = connector.tls_context(context.clone());
             }
-            connector.set_connector_settings(settings.cloned());
+            connector.set_connector_settings(Some(settings.clone()));
             if let Some(components) = runtime_components {
                 connector.set_sleep_impl(components.sleep_impl());
             }

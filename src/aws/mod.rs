@@ -38,8 +38,13 @@ impl CallBudget {
 /// Loads region, credentials and endpoints the standard way (environment, profile, container or
 /// Lambda role; `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` included) once, at start-up.
 /// The HTTPS client is the SDK's own, trusting the roots the process read once (`crate::tls`).
+///
+/// When the environment holds a key pair, as Lambda's always does, the credentials are that pair:
+/// the default chain would pick it first too, but builds every other provider (profile files, an
+/// STS client for web identity, the container and instance-metadata clients) before it looks, on
+/// every cold start.
 pub async fn load_config(budget: CallBudget) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(crate::tls::aws_http_client())
         .timeout_config(
             TimeoutConfig::builder()
@@ -47,9 +52,23 @@ pub async fn load_config(budget: CallBudget) -> SdkConfig {
                 .operation_attempt_timeout(budget.attempt)
                 .operation_timeout(budget.total)
                 .build(),
+        );
+    let loader = if key_pair_in_environment(|name| std::env::var_os(name)) {
+        loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
         )
-        .load()
-        .await
+    } else {
+        loader
+    };
+    loader.load().await
+}
+
+/// Whether the environment holds an access key and its secret, each non-empty: then the default
+/// credentials chain would stop at its first provider, the environment's.
+fn key_pair_in_environment(read: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .iter()
+        .all(|name| read(name).is_some_and(|value| !value.is_empty()))
 }
 
 /// Error codes that mean "slow down" or "try later" whatever the HTTP status.
@@ -98,6 +117,32 @@ where
 mod tests {
     use super::*;
     use aws_sdk_ssm::operation::get_parameter::GetParameterError;
+
+    #[test]
+    fn the_environment_s_key_pair_is_taken_only_when_both_halves_are_there() {
+        let environment = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| std::ffi::OsString::from(*value))
+            }
+        };
+        assert!(key_pair_in_environment(environment(&[
+            ("AWS_ACCESS_KEY_ID", "ASIA0EXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ])));
+        // Half a pair, or an empty half: the default chain looks further (profile, role…).
+        assert!(!key_pair_in_environment(environment(&[(
+            "AWS_ACCESS_KEY_ID",
+            "ASIA0EXAMPLE"
+        )])));
+        assert!(!key_pair_in_environment(environment(&[
+            ("AWS_ACCESS_KEY_ID", "ASIA0EXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+        ])));
+        assert!(!key_pair_in_environment(environment(&[])));
+    }
     use aws_smithy_types::body::SdkBody;
     use aws_smithy_types::error::ErrorMetadata;
 
