@@ -2,8 +2,8 @@
 //!
 //! `greenlight hook` runs the same code; this binary exists because the hook is started again
 //! and again (every cold start, every new deployment) while the bot and the sweep are not: built
-//! without the bot's router, Slack client and command line, it is a fraction of `greenlight`'s
-//! size, so it maps fewer pages and starts sooner (docs/benchmarks.md, "The hook-only binary").
+//! without the bot's router, Slack client and command line, it is a third smaller than
+//! `greenlight`, so it maps fewer pages and starts sooner (docs/benchmarks.md, "The hook-only binary").
 //!
 //! Usage: no argument inside Lambda (serves the runtime API); `--event FILE` (or `-` for standard
 //! input) for one local invocation, its response printed as one JSON line.

@@ -10,6 +10,7 @@ use tokio::process::Command;
 use crate::support::ecs_double::EcsDouble;
 use crate::support::lambda_runtime::LambdaRuntimeApi;
 use crate::support::moto::{self, ACCOUNT, REGION};
+use crate::support::tls_front::TlsFront;
 
 fn greenlight() -> Command {
     started(env!("CARGO_BIN_EXE_greenlight"))
@@ -22,13 +23,11 @@ fn greenlight_hook() -> Command {
 
 /// Each binary with the arguments that run the hook once (`--event`).
 fn hook_once_commands() -> [(Command, &'static str); 2] {
-    let mut whole = greenlight();
-    whole.arg("hook");
-    [
-        (whole, "greenlight hook"),
-        (greenlight_hook(), "greenlight-hook"),
-    ]
+    HOOK_BINARIES.map(|name| (command_like(name), name))
 }
+
+/// The two ways to run the hook: the hook-only binary, and the hook in the whole binary.
+const HOOK_BINARIES: [&str; 2] = ["greenlight-hook", "greenlight hook"];
 
 fn started(binary: &str) -> Command {
     let mut command = Command::new(binary);
@@ -186,4 +185,124 @@ async fn the_hook_only_binary_refuses_what_it_cannot_serve() {
             "{arguments:?}: {stderr}"
         );
     }
+}
+
+/// Over TLS, both binaries trust exactly the root bundle they are given: the AWS SDK's client as
+/// greenlight builds it (`src/tls.rs`) reads the decision through a TLS front for moto when
+/// `SSL_CERT_FILE` holds the front's CA, and refuses the front's certificate with the system's
+/// bundle, which does not.
+#[tokio::test]
+async fn over_tls_the_hook_trusts_exactly_the_bundle_it_is_given() {
+    let upstream = moto::moto_url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let front = TlsFront::start(upstream).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("ca.pem");
+    std::fs::write(&bundle, &front.ca_pem).expect("write the bundle");
+
+    // A gate opened over plain HTTP (moto itself, ECS at the double), as a first invocation.
+    let config = moto::sdk_config().await;
+    let topic = moto::create_topic(&config, &moto::unique("tls")).await;
+    let ecs = EcsDouble::start().await;
+    let cluster = moto::unique("tls");
+    let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{cluster}/web/dep1");
+    ecs.add_replacing_deployment(&arn);
+    let prefix = format!("/{}/decisions", moto::unique("tls"));
+    let settings = [
+        ("GREENLIGHT_SNS_TOPIC_ARN", topic.as_str()),
+        ("GREENLIGHT_DECISION_PREFIX", prefix.as_str()),
+        ("GREENLIGHT_POLL_WINDOW", "0"),
+    ];
+    let first = dir.path().join("first.json");
+    std::fs::write(
+        &first,
+        event(&cluster, "POST_TEST_TRAFFIC_SHIFT").to_string(),
+    )
+    .expect("write");
+    let output = greenlight_hook()
+        .envs(moto::moto_env())
+        .envs(settings)
+        .env("AWS_ENDPOINT_URL_ECS", &ecs.url)
+        .arg("--event")
+        .arg(&first)
+        .output()
+        .await
+        .expect("run greenlight-hook");
+    let opened: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON answer");
+    assert_eq!(opened["hookStatus"], "IN_PROGRESS", "{opened}");
+    let parameter = opened["hookDetails"]["greenlight"]["parameterName"]
+        .as_str()
+        .expect("the decision parameter")
+        .to_owned();
+    let mut poll = event(&cluster, "POST_TEST_TRAFFIC_SHIFT");
+    poll["hookDetails"] = opened["hookDetails"].clone();
+    let poll_path = dir.path().join("poll.json");
+    std::fs::write(&poll_path, poll.to_string()).expect("write");
+    let ssm = aws_sdk_ssm::Client::new(&config);
+
+    for name in HOOK_BINARIES {
+        ssm.put_parameter()
+            .name(&parameter)
+            .value("approved")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("approve");
+        // The system's bundle: the front's certificate is refused, nothing is read or deleted.
+        let output = command_like(name)
+            .envs(moto::moto_env())
+            .envs(settings)
+            .env("AWS_ENDPOINT_URL", &front.url)
+            .arg("--event")
+            .arg(&poll_path)
+            .output()
+            .await
+            .expect("run the binary");
+        let answer: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("one JSON answer");
+        assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{name}: {answer}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("UnknownIssuer"), "{name}: {stderr}");
+        let still = ssm.get_parameter().name(&parameter).send().await;
+        assert!(still.is_ok(), "{name}: the decision is still there");
+
+        // The front's CA as the bundle: the decision is read over TLS, and deleted.
+        let output = command_like(name)
+            .envs(moto::moto_env())
+            .envs(settings)
+            .env("AWS_ENDPOINT_URL", &front.url)
+            .env("SSL_CERT_FILE", &bundle)
+            .arg("--event")
+            .arg(&poll_path)
+            .output()
+            .await
+            .expect("run the binary");
+        let answer: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("one JSON answer");
+        assert_eq!(
+            answer["hookStatus"],
+            "SUCCEEDED",
+            "{name}: {answer} {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let gone = ssm.get_parameter().name(&parameter).send().await;
+        assert!(
+            gone.is_err(),
+            "{name}: the hook deleted the decision it read"
+        );
+    }
+}
+
+/// A command that runs the hook once: `greenlight-hook`, or `greenlight hook`.
+fn command_like(name: &str) -> Command {
+    if name == "greenlight-hook" {
+        return greenlight_hook();
+    }
+    let mut command = greenlight();
+    command.arg("hook");
+    command
 }

@@ -10,6 +10,7 @@ pub mod http_recorder;
 pub mod lambda_runtime;
 pub mod moto;
 pub mod slack_double;
+pub mod tls_front;
 
 /// A stand-in for the new revision's test listener on a loopback port: answers every GET with
 /// 200. Hooks in tests probe it instead of a host on the internet.
