@@ -145,11 +145,10 @@ async fn a_bad_setting_stops_start_up_naming_the_variable() {
             .output()
             .await
             .expect("run the binary");
-        assert_eq!(output.status.code(), Some(2), "{name}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains("GREENLIGHT_GATE_TIMEOUT: `forever` is not a duration"),
-            "{name}: {stderr}"
+        refused_saying(
+            &output,
+            "GREENLIGHT_GATE_TIMEOUT: `forever` is not a duration",
+            name,
         );
     }
 }
@@ -163,9 +162,7 @@ async fn the_hook_only_binary_refuses_what_it_cannot_serve() {
         .output()
         .await
         .expect("run greenlight-hook");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("_HANDLER is `bot`"), "{stderr}");
+    refused_saying(&output, "_HANDLER is `bot`", "_HANDLER=bot");
 
     // Outside Lambda with no event, and with arguments it does not know: usage, exit 2.
     for arguments in [
@@ -178,13 +175,15 @@ async fn the_hook_only_binary_refuses_what_it_cannot_serve() {
             .output()
             .await
             .expect("run greenlight-hook");
-        assert_eq!(output.status.code(), Some(2), "{arguments:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains("usage: greenlight-hook"),
-            "{arguments:?}: {stderr}"
-        );
+        refused_saying(&output, "usage: greenlight-hook", &format!("{arguments:?}"));
     }
+}
+
+/// A start-up refused: exit status 2, and standard error says `what`.
+fn refused_saying(output: &std::process::Output, what: &str, case: &str) {
+    assert_eq!(output.status.code(), Some(2), "{case}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(what), "{case}: {stderr}");
 }
 
 /// Over TLS, both binaries trust exactly the root bundle they are given: the AWS SDK's client as
@@ -221,17 +220,13 @@ async fn over_tls_the_hook_trusts_exactly_the_bundle_it_is_given() {
         event(&cluster, "POST_TEST_TRAFFIC_SHIFT").to_string(),
     )
     .expect("write");
-    let output = greenlight_hook()
-        .envs(moto::moto_env())
-        .envs(settings)
-        .env("AWS_ENDPOINT_URL_ECS", &ecs.url)
-        .arg("--event")
-        .arg(&first)
-        .output()
-        .await
-        .expect("run greenlight-hook");
-    let opened: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("one JSON answer");
+    let (opened, _) = answer_of(
+        greenlight_hook(),
+        &settings,
+        &[("AWS_ENDPOINT_URL_ECS", ecs.url.clone())],
+        &first,
+    )
+    .await;
     assert_eq!(opened["hookStatus"], "IN_PROGRESS", "{opened}");
     let parameter = opened["hookDetails"]["greenlight"]["parameterName"]
         .as_str()
@@ -253,41 +248,31 @@ async fn over_tls_the_hook_trusts_exactly_the_bundle_it_is_given() {
             .await
             .expect("approve");
         // The system's bundle: the front's certificate is refused, nothing is read or deleted.
-        let output = command_like(name)
-            .envs(moto::moto_env())
-            .envs(settings)
-            .env("AWS_ENDPOINT_URL", &front.url)
-            .arg("--event")
-            .arg(&poll_path)
-            .output()
-            .await
-            .expect("run the binary");
-        let answer: serde_json::Value =
-            serde_json::from_slice(&output.stdout).expect("one JSON answer");
+        let through_front = ("AWS_ENDPOINT_URL", front.url.clone());
+        let (answer, stderr) = answer_of(
+            command_like(name),
+            &settings,
+            std::slice::from_ref(&through_front),
+            &poll_path,
+        )
+        .await;
         assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{name}: {answer}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("UnknownIssuer"), "{name}: {stderr}");
         let still = ssm.get_parameter().name(&parameter).send().await;
         assert!(still.is_ok(), "{name}: the decision is still there");
 
         // The front's CA as the bundle: the decision is read over TLS, and deleted.
-        let output = command_like(name)
-            .envs(moto::moto_env())
-            .envs(settings)
-            .env("AWS_ENDPOINT_URL", &front.url)
-            .env("SSL_CERT_FILE", &bundle)
-            .arg("--event")
-            .arg(&poll_path)
-            .output()
-            .await
-            .expect("run the binary");
-        let answer: serde_json::Value =
-            serde_json::from_slice(&output.stdout).expect("one JSON answer");
+        let trusting = ("SSL_CERT_FILE", bundle.display().to_string());
+        let (answer, stderr) = answer_of(
+            command_like(name),
+            &settings,
+            &[through_front, trusting],
+            &poll_path,
+        )
+        .await;
         assert_eq!(
-            answer["hookStatus"],
-            "SUCCEEDED",
-            "{name}: {answer} {}",
-            String::from_utf8_lossy(&output.stderr)
+            answer["hookStatus"], "SUCCEEDED",
+            "{name}: {answer} {stderr}"
         );
         let gone = ssm.get_parameter().name(&parameter).send().await;
         assert!(
@@ -295,6 +280,27 @@ async fn over_tls_the_hook_trusts_exactly_the_bundle_it_is_given() {
             "{name}: the hook deleted the decision it read"
         );
     }
+}
+
+/// Runs the hook once with the payload at `payload`, moto's environment, `settings`, then `extra`
+/// (which may override either): its answer, and its standard error.
+async fn answer_of(
+    mut command: Command,
+    settings: &[(&str, &str)],
+    extra: &[(&str, String)],
+    payload: &std::path::Path,
+) -> (serde_json::Value, String) {
+    let output = command
+        .envs(moto::moto_env())
+        .envs(settings.iter().copied())
+        .envs(extra.iter().map(|(name, value)| (*name, value.as_str())))
+        .arg("--event")
+        .arg(payload)
+        .output()
+        .await
+        .expect("run the binary");
+    let answer = serde_json::from_slice(&output.stdout).expect("one JSON answer");
+    (answer, String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
 /// A command that runs the hook once: `greenlight-hook`, or `greenlight hook`.
