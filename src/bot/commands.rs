@@ -19,7 +19,7 @@ use crate::slack::api::archive_link;
 
 use super::Bot;
 use super::decisions::Via;
-use super::edge::budget::ANSWER_BUDGET;
+use super::edge::budget::{Answered, within_budget};
 use super::edge::error::BotError;
 use super::edge::extract::{SlackBody, VerifiedSlack};
 use crate::store::OpenGates;
@@ -87,32 +87,23 @@ pub async fn receive(
         SlashRequest::Command(command) => command,
     };
     let (user, channel) = (command.user_id.clone(), command.channel_id.clone());
-    // The answer travels back through a one-shot channel: if Slack's time runs out first, the
-    // route answers that the outcome follows, and the command, once done, finds the channel
-    // closed and posts its answer as an ephemeral message instead (see `edge::budget`).
-    let (answer_tx, mut answer_rx) = tokio::sync::oneshot::channel::<String>();
+    // If Slack's time runs out first, the route answers that the outcome follows, and the
+    // command, once done, posts its answer as an ephemeral message instead (see `edge::budget`).
     let working = Arc::clone(&bot);
-    tokio::spawn(async move {
-        let answer = answer(&working, &command).await;
-        if let Err(answer) = answer_tx.send(answer)
-            && let Err(error) = working
-                .slack
-                .post_ephemeral(&command.channel_id, &command.user_id, &answer)
-                .await
+    let work = async move { answer(&working, &command).await };
+    let (late_user, late_channel) = (user.clone(), channel.clone());
+    let when_late = move |answer: String| async move {
+        if let Err(error) = bot
+            .slack
+            .post_ephemeral(&late_channel, &late_user, &answer)
+            .await
         {
-            tracing::warn!(event = "slack.ephemeral_failed", user = %command.user_id, error = %error);
+            tracing::warn!(event = "slack.ephemeral_failed", user = %late_user, error = %error);
         }
-    });
-    match tokio::time::timeout_at(arrived + ANSWER_BUDGET, &mut answer_rx).await {
-        Ok(Ok(answer)) => Ok(ephemeral(answer)),
-        Ok(Err(_)) => Err(BotError::Unavailable(
-            "the command failed inside greenlight; try again".to_owned(),
-        )),
-        Err(_) => {
-            answer_rx.close();
-            if let Ok(answer) = answer_rx.try_recv() {
-                return Ok(ephemeral(answer));
-            }
+    };
+    match within_budget(arrived, work, when_late).await? {
+        Answered::InTime(answer) => Ok(ephemeral(answer)),
+        Answered::Late => {
             tracing::warn!(event = "slack.answered_at_budget", route = "commands", user = %user, channel = %channel);
             Ok(ephemeral(
                 "⏳ Still working on it: the outcome follows in a message only you see.",

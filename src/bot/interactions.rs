@@ -130,7 +130,7 @@ pub async fn receive(
             _ => Ok(StatusCode::OK.into_response()),
         }
     };
-    match within_budget(arrived, work).await? {
+    match within_budget(arrived, work, |_| async {}).await? {
         Answered::InTime(answer) => answer,
         Answered::Late => {
             // What is decided is decided; the card may still be on its way (see `budget`).

@@ -27,19 +27,42 @@ pub enum Answered<T> {
     Late,
 }
 
-/// Runs `work` as a task and waits for it until `ANSWER_BUDGET` after `arrived`.
-pub async fn within_budget<T, W>(arrived: Instant, work: W) -> Result<Answered<T>, BotError>
+/// Runs `work` as a task and waits for it until `ANSWER_BUDGET` after `arrived`. When the budget
+/// runs out first, the task goes on and hands what it comes to to `when_late` (the command posts
+/// it as an ephemeral message; a click has nothing left to say). The answer travels through a
+/// one-shot channel, so it is used exactly once: by the route, or by `when_late`.
+pub async fn within_budget<T, W, L, F>(
+    arrived: Instant,
+    work: W,
+    when_late: L,
+) -> Result<Answered<T>, BotError>
 where
     T: Send + 'static,
     W: Future<Output = T> + Send + 'static,
+    L: FnOnce(T) -> F + Send + 'static,
+    F: Future<Output = ()> + Send,
 {
-    let task = tokio::spawn(work);
-    match tokio::time::timeout_at(arrived + ANSWER_BUDGET, task).await {
+    let (answer_tx, mut answer_rx) = tokio::sync::oneshot::channel::<T>();
+    tokio::spawn(async move {
+        let answer = work.await;
+        if let Err(answer) = answer_tx.send(answer) {
+            when_late(answer).await;
+        }
+    });
+    match tokio::time::timeout_at(arrived + ANSWER_BUDGET, &mut answer_rx).await {
         Ok(Ok(answer)) => Ok(Answered::InTime(answer)),
-        // A panic in the work: the request failed, and says so (the process serves on).
+        // A panic in the work dropped the sender: the request failed, and says so (the process
+        // serves on).
         Ok(Err(_)) => Err(BotError::Unavailable(
             "the request failed inside greenlight; try again".to_owned(),
         )),
-        Err(_) => Ok(Answered::Late),
+        // Closing first, then a last look: an answer sent in between is still the route's.
+        Err(_) => {
+            answer_rx.close();
+            Ok(match answer_rx.try_recv() {
+                Ok(answer) => Answered::InTime(answer),
+                Err(_) => Answered::Late,
+            })
+        }
     }
 }
