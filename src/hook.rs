@@ -454,7 +454,6 @@ fn log_gate(
     );
 }
 
-/// The instant Lambda stops an invocation, from the runtime's deadline in epoch milliseconds.
 /// How long to wait after the `failures`-th failed read in a row: the poll interval doubled per
 /// failure up to [`MAX_BACKOFF_FACTOR`] times it, then scaled by a random factor in [0.5, 1), so
 /// that hooks throttled together spread out. Once SSM answers again, the next read is at most
@@ -482,6 +481,7 @@ fn jitter() -> f64 {
     (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// The instant Lambda stops an invocation, from the runtime's deadline in epoch milliseconds.
 pub fn instant_of_deadline(deadline_epoch_ms: u64) -> Option<Instant> {
     let deadline = DateTime::<Utc>::from_timestamp_millis(i64::try_from(deadline_epoch_ms).ok()?)?;
     let remaining = (deadline - Utc::now()).to_std().unwrap_or(Duration::ZERO);

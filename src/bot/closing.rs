@@ -107,13 +107,19 @@ impl Bot {
         Ok(Some(update))
     }
 
-    /// Redraws a card from the record, with its votes while it is open; a failure is logged.
-    pub(super) async fn redraw(&self, record: &GateRecord) {
-        let votes = if record.status.is_open() {
+    /// The votes a card shows: its gate's while it is open (none when they cannot be read), none
+    /// once it is closed.
+    pub(super) async fn votes_shown(&self, record: &GateRecord) -> Vec<String> {
+        if record.status.is_open() {
             self.gates.votes(&record.gate_id).await.unwrap_or_default()
         } else {
             Vec::new()
-        };
+        }
+    }
+
+    /// Redraws a card from the record, with its votes while it is open; a failure is logged.
+    pub(super) async fn redraw(&self, record: &GateRecord) {
+        let votes = self.votes_shown(record).await;
         if let Err(error) = self.refresh_card(record, votes).await {
             tracing::warn!(event = "slack.card_update_failed", gate_id = %record.gate_id, error = %error);
             self.mark_card_stale(&record.gate_id).await;

@@ -131,11 +131,7 @@ impl Bot {
     /// Redraws a stale card from the record and clears the mark, unless it was marked again
     /// meanwhile. Whether the card is now right.
     async fn redraw_stale(&self, record: &GateRecord) -> bool {
-        let votes = if record.status.is_open() {
-            self.gates.votes(&record.gate_id).await.unwrap_or_default()
-        } else {
-            Vec::new()
-        };
+        let votes = self.votes_shown(record).await;
         if let Err(error) = self.refresh_votes(record, votes).await {
             tracing::warn!(event = "slack.card_update_failed", gate_id = %record.gate_id, error = %error);
             return false;
