@@ -46,8 +46,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::Utc;
 use greenlight::card::REROUTE_ACTION_ID;
-use greenlight::domain::gate::GateId;
-use greenlight::domain::stage::LifecycleStage;
 use greenlight::slack::signature::signed_headers;
 use greenlight::sns::signer::{REHEARSAL_CERT_FILE, SnsSigner};
 use greenlight::sns::verify::SignatureVersion;
@@ -55,7 +53,7 @@ use http_body_util::{BodyExt, Full};
 use serde_json::json;
 
 use common::count_from_env;
-use support::bot::{ALICE, CHANNEL, SIGNING_SECRET, TestBot};
+use support::bot::{ALICE, CHANNEL, SIGNING_SECRET, TestBot, gate_request_message};
 use support::moto::{self, ACCOUNT, REGION};
 use support::slack_double::{SlackDouble, TOKEN};
 
@@ -333,42 +331,17 @@ impl Rig {
 
     /// A gate request as greenlight's hook publishes it, signed; returns it and the gate id.
     fn gate_request(&self, cluster: &str) -> (WireRequest, String) {
-        let deployment =
-            format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{cluster}/web/dep1");
-        let parameter = format!(
-            "{}/{cluster}/web/dep1/POST_TEST_TRAFFIC_SHIFT",
-            self.decision_prefix
-        );
-        let gate = GateId::for_hook(
-            &deployment.parse().expect("arn"),
-            LifecycleStage::PostTestTrafficShift,
-        );
         let now = Utc::now();
-        let message = json!({
-            "version": "1.0",
-            "source": "custom",
-            "content": {"textType": "client-markdown", "title": "web: reroute production traffic?", "description": "Test traffic is on the new revision."},
-            "metadata": {"enableCustomActions": true, "additionalContext": {
-                "ActionGroup": "greenlight", "parameterName": parameter, "region": REGION,
-                "gateId": gate.as_str(), "cluster": cluster, "service": "web",
-                "serviceDeploymentArn": deployment, "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
-                "targetRevision": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{cluster}/web/2"),
-                "sourceRevisions": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{cluster}/web/1"),
-                "requestedAt": now.to_rfc3339(), "deadline": (now + chrono::Duration::hours(23)).to_rfc3339(),
-                "timeoutAction": "ROLLBACK", "consoleUrl": "https://console.example/ecs"
-            }}
-        });
+        let (gate, message) = gate_request_message(
+            &self.decision_prefix,
+            cluster,
+            now + chrono::Duration::hours(23),
+        );
         let body = self
             .signer
-            .notification(
-                TOPIC_ARN,
-                &message.to_string(),
-                None,
-                now,
-                SignatureVersion::V2Sha256,
-            )
+            .notification(TOPIC_ARN, &message, None, now, SignatureVersion::V2Sha256)
             .expect("sign");
-        (sns_request(body), gate.to_string())
+        (sns_request(body), gate)
     }
 
     /// How many decision parameters under the prefix read `approved`.

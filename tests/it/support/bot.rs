@@ -243,13 +243,10 @@ impl TestBot {
 
     /// Serves the router on a loopback port and returns its base URL.
     pub async fn serve(&self) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let app = self.app.clone();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        url
+        format!(
+            "http://{}",
+            super::serve_on_loopback(self.app.clone()).await
+        )
     }
 
     /// Sends one request through the router.
@@ -286,32 +283,7 @@ impl TestBot {
         cluster: &str,
         deadline: chrono::DateTime<Utc>,
     ) -> (String, String) {
-        let deployment =
-            format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{cluster}/web/dep1");
-        let parameter = format!(
-            "{}/{cluster}/web/dep1/POST_TEST_TRAFFIC_SHIFT",
-            self.decision_prefix
-        );
-        let gate = greenlight::domain::gate::GateId::for_hook(
-            &deployment.parse().expect("arn"),
-            greenlight::domain::stage::LifecycleStage::PostTestTrafficShift,
-        );
-        let now = Utc::now();
-        let message = json!({
-            "version": "1.0",
-            "source": "custom",
-            "content": {"textType": "client-markdown", "title": "web: reroute production traffic?", "description": "Test traffic is on the new revision."},
-            "metadata": {"enableCustomActions": true, "additionalContext": {
-                "ActionGroup": "greenlight", "parameterName": parameter, "region": REGION,
-                "gateId": gate.as_str(), "cluster": cluster, "service": "web",
-                "serviceDeploymentArn": deployment, "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
-                "targetRevision": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{cluster}/web/2"),
-                "sourceRevisions": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{cluster}/web/1"),
-                "requestedAt": now.to_rfc3339(), "deadline": deadline.to_rfc3339(),
-                "timeoutAction": "ROLLBACK", "consoleUrl": "https://console.example/ecs"
-            }}
-        });
-        (gate.to_string(), message.to_string())
+        gate_request_message(&self.decision_prefix, cluster, deadline)
     }
 
     /// Opens a gate through `/sns` and returns (gate id, decision parameter).
@@ -501,6 +473,41 @@ pub async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String) 
         .expect("body")
         .to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A gate request for `cluster`'s service `web`, as greenlight's hook publishes it (the Amazon Q
+/// custom-notification JSON), its decision under `decision_prefix`: (gate id, message).
+pub fn gate_request_message(
+    decision_prefix: &str,
+    cluster: &str,
+    deadline: chrono::DateTime<Utc>,
+) -> (String, String) {
+    let deployment =
+        format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{cluster}/web/dep1");
+    let parameter = format!(
+        "{}/{cluster}/web/dep1/POST_TEST_TRAFFIC_SHIFT",
+        decision_prefix
+    );
+    let gate = greenlight::domain::gate::GateId::for_hook(
+        &deployment.parse().expect("arn"),
+        greenlight::domain::stage::LifecycleStage::PostTestTrafficShift,
+    );
+    let now = Utc::now();
+    let message = json!({
+        "version": "1.0",
+        "source": "custom",
+        "content": {"textType": "client-markdown", "title": "web: reroute production traffic?", "description": "Test traffic is on the new revision."},
+        "metadata": {"enableCustomActions": true, "additionalContext": {
+            "ActionGroup": "greenlight", "parameterName": parameter, "region": REGION,
+            "gateId": gate.as_str(), "cluster": cluster, "service": "web",
+            "serviceDeploymentArn": deployment, "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+            "targetRevision": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{cluster}/web/2"),
+            "sourceRevisions": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{cluster}/web/1"),
+            "requestedAt": now.to_rfc3339(), "deadline": deadline.to_rfc3339(),
+            "timeoutAction": "ROLLBACK", "consoleUrl": "https://console.example/ecs"
+        }}
+    });
+    (gate.to_string(), message.to_string())
 }
 
 /// The bot as `greenlight bot` wires it, with this parameter store and gate table, SNS at the

@@ -47,11 +47,7 @@ impl EcsDouble {
         let app = Router::new()
             .route("/", post(handle))
             .with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = format!("http://{}", super::serve_on_loopback(app).await);
         EcsDouble { url, state }
     }
 

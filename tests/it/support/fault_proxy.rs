@@ -6,16 +6,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
-type Client = hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    http_body_util::Full<Bytes>,
->;
+use super::{RelayClient, relay, relay_client, serve_on_loopback};
 
 #[derive(Default)]
 struct Faults {
@@ -27,7 +23,7 @@ struct Faults {
 
 struct Proxy {
     upstream: String,
-    client: Client,
+    client: RelayClient,
     faults: Mutex<Faults>,
 }
 
@@ -41,20 +37,13 @@ impl FaultProxy {
     pub async fn start() -> FaultProxy {
         let proxy = Arc::new(Proxy {
             upstream: super::moto::moto_url(),
-            client: hyper_util::client::legacy::Client::builder(
-                hyper_util::rt::TokioExecutor::new(),
-            )
-            .build_http(),
+            client: relay_client(),
             faults: Mutex::default(),
         });
         let app = Router::new()
             .fallback(forward)
             .with_state(Arc::clone(&proxy));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = format!("http://{}", serve_on_loopback(app).await);
         FaultProxy { url, proxy }
     }
 
@@ -99,32 +88,5 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let mut upstream = http::Request::builder()
-        .method(parts.method)
-        .uri(format!("{}{path}", proxy.upstream));
-    for (name, value) in &parts.headers {
-        if name != "host" {
-            upstream = upstream.header(name, value);
-        }
-    }
-    let Ok(upstream) = upstream.body(http_body_util::Full::new(body)) else {
-        return StatusCode::BAD_GATEWAY.into_response();
-    };
-    match proxy.client.request(upstream).await {
-        Ok(response) => {
-            let (parts, body) = response.into_parts();
-            let bytes = body
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            Response::from_parts(parts, Body::from(bytes))
-        }
-        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-    }
+    relay(&proxy.client, &proxy.upstream, &parts, body).await
 }

@@ -22,11 +22,7 @@ impl HttpRecorder {
             .route("/", post(record))
             .route("/{*rest}", post(record))
             .with_state(Arc::clone(&bodies));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = format!("http://{}/", super::serve_on_loopback(app).await);
         HttpRecorder { url, bodies }
     }
 

@@ -44,11 +44,7 @@ impl LambdaRuntimeApi {
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state((Arc::clone(&state), Arc::clone(&arrived)));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("addr").to_string();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let address = super::serve_on_loopback(app).await.to_string();
         LambdaRuntimeApi {
             address,
             state,

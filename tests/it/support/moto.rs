@@ -162,18 +162,13 @@ pub fn dynamodb_url() -> String {
 }
 
 async fn serve_one_at_a_time(listener: std::net::TcpListener, upstream: String) {
-    use axum::body::{Body, Bytes};
     use axum::extract::{Request, State};
     use http_body_util::BodyExt;
     use std::sync::Arc;
 
-    type Client = hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        http_body_util::Full<Bytes>,
-    >;
     struct Proxy {
         upstream: String,
-        client: Client,
+        client: super::RelayClient,
         turns: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     }
     /// Every `TableName` a request body names, sorted and without repeats.
@@ -216,22 +211,6 @@ async fn serve_one_at_a_time(listener: std::net::TcpListener, upstream: String) 
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let path = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        let mut upstream = http::Request::builder()
-            .method(parts.method)
-            .uri(format!("{}{path}", proxy.upstream));
-        for (name, value) in &parts.headers {
-            if name != http::header::HOST {
-                upstream = upstream.header(name, value);
-            }
-        }
-        let upstream = upstream
-            .body(http_body_util::Full::new(body.clone()))
-            .expect("a request for moto");
         let locks: Vec<Arc<tokio::sync::Mutex<()>>> = {
             let mut turns = proxy.turns.lock().unwrap_or_else(|p| p.into_inner());
             tables(&body)
@@ -243,26 +222,11 @@ async fn serve_one_at_a_time(listener: std::net::TcpListener, upstream: String) 
         for lock in &locks {
             _turns.push(lock.lock().await);
         }
-        match proxy.client.request(upstream).await {
-            Ok(response) => {
-                let (parts, body) = response.into_parts();
-                let body = body
-                    .collect()
-                    .await
-                    .map(|b| b.to_bytes())
-                    .unwrap_or_default();
-                axum::response::Response::from_parts(parts, Body::from(body))
-            }
-            Err(error) => axum::response::Response::builder()
-                .status(502)
-                .body(Body::from(error.to_string()))
-                .expect("a 502"),
-        }
+        super::relay(&proxy.client, &proxy.upstream, &parts, body).await
     }
     let proxy = Arc::new(Proxy {
         upstream,
-        client: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http(),
+        client: super::relay_client(),
         turns: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
     let app = axum::Router::new().fallback(forward).with_state(proxy);
