@@ -180,6 +180,60 @@ async fn ten_deliveries_of_one_notification_at_once_make_one_card() {
 
 /// The storm: 200 deployments' gate requests at once. Every one gets its card, exactly one, and
 /// no delivery fails (a 503 asks SNS to deliver again; the retry finds the card there).
+/// The same storm as Slack meets it in one channel: `chat.postMessage` answers 429 past about one
+/// message a second (after a burst). A card Slack refused is not lost: the delivery is answered
+/// 503, SNS delivers it again, and every gate ends with exactly one card.
+#[tokio::test]
+async fn a_storm_into_one_rate_limited_channel_ends_with_every_card_once() {
+    let bot = TestBot::start().await;
+    bot.slack.limit_posts(1.0, 4.0);
+    let run = moto::unique("limited");
+    let requests: Vec<(String, String)> = (0..16)
+        .map(|i| bot.gate_request(&format!("{run}-{i}")))
+        .collect();
+    let mut waiting: Vec<&(String, String)> = requests.iter().collect();
+    for _round in 0..60 {
+        let deliveries = waiting
+            .iter()
+            .map(|(_, message)| bot.post("/sns", bot.sns_notification(message)));
+        let answers = futures_util::future::join_all(deliveries).await;
+        let mut again = Vec::new();
+        for (request, (status, text)) in waiting.iter().zip(answers) {
+            match status {
+                StatusCode::OK => {}
+                // What SNS retries; anything else is a refusal it would not.
+                StatusCode::SERVICE_UNAVAILABLE => again.push(*request),
+                other => panic!("{other}: {text}"),
+            }
+        }
+        waiting = again;
+        if waiting.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(waiting.is_empty(), "{} gates never carded", waiting.len());
+    assert!(bot.slack.posts_rate_limited() > 0, "Slack's limit was met");
+    let cards = bot
+        .slack
+        .calls("chat.postMessage")
+        .into_iter()
+        .filter(|call| call.body["thread_ts"].is_null())
+        .count();
+    // Refused posts are recorded calls too: count the cards Slack kept.
+    let kept = bot
+        .slack
+        .messages()
+        .iter()
+        .filter(|message| message.thread_ts.is_none())
+        .count();
+    assert_eq!(kept, 16, "{cards} calls, {kept} cards");
+    for (gate, _) in &requests {
+        let record = bot.gate_record(gate).await.expect("recorded");
+        assert!(record["card"].is_object(), "{gate} carded");
+    }
+}
+
 #[tokio::test]
 async fn two_hundred_gate_requests_at_once_make_two_hundred_cards() {
     let bot = TestBot::start().await;

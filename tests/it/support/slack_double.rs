@@ -86,6 +86,42 @@ struct DoubleState {
     /// Why each refused `invalid_blocks` was refused.
     refused_blocks: Vec<String>,
     next_ts: u64,
+    /// `chat.postMessage`'s per-channel limit, when a test asks for it ([`SlackDouble::limit_posts`]).
+    post_limit: Option<PostLimit>,
+    /// Channel → (tokens left, when they were last counted).
+    post_buckets: HashMap<String, (f64, std::time::Instant)>,
+    posts_rate_limited: usize,
+}
+
+/// Slack allows about one message a second per channel with short bursts, and answers 429 with
+/// `Retry-After` past that: a token bucket per channel.
+#[derive(Clone, Copy)]
+struct PostLimit {
+    per_second: f64,
+    burst: f64,
+}
+
+impl DoubleState {
+    /// Whether one more `chat.postMessage` to `channel` fits the limit now (and takes its token).
+    fn post_allowed(&mut self, channel: &str) -> bool {
+        let Some(limit) = self.post_limit else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        let (tokens, counted) = self
+            .post_buckets
+            .entry(channel.to_owned())
+            .or_insert((limit.burst, now));
+        *tokens = (*tokens + now.duration_since(*counted).as_secs_f64() * limit.per_second)
+            .min(limit.burst);
+        *counted = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 type Shared = Arc<Mutex<DoubleState>>;
@@ -180,6 +216,17 @@ impl SlackDouble {
     }
 
     /// Makes the next `times` calls of `method` fail this way (after any failures already queued).
+    /// From now on, `chat.postMessage` answers 429 (`Retry-After: 1`) past `per_second` messages
+    /// a second per channel, after a burst of `burst`, as Slack does.
+    pub fn limit_posts(&self, per_second: f64, burst: f64) {
+        lock(&self.state).post_limit = Some(PostLimit { per_second, burst });
+    }
+
+    /// How many `chat.postMessage` calls the per-channel limit refused.
+    pub fn posts_rate_limited(&self) -> usize {
+        lock(&self.state).posts_rate_limited
+    }
+
     pub fn fail_next(&self, method: &str, failure: Failure, times: usize) {
         let mut state = lock(&self.state);
         let queue = state.failures.entry(method.to_owned()).or_default();
@@ -325,6 +372,19 @@ async fn handle(
         }
         Some(Failure::Delay(delay)) => tokio::time::sleep(delay).await,
         None => {}
+    }
+    if method == "chat.postMessage" {
+        let channel = field(&body, "channel").unwrap_or_default();
+        let mut state = lock(&state);
+        if !state.post_allowed(channel) {
+            state.posts_rate_limited += 1;
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "1")],
+                axum::Json(json!({"ok": false, "error": "ratelimited"})),
+            )
+                .into_response();
+        }
     }
     if !authorization
         .as_deref()
